@@ -1,0 +1,55 @@
+//! The records that flow through playstream. An [`InboundRecord`] is one Kafka record exactly as
+//! it was read (key, value and headers byte for byte) plus where it came from; nothing in the
+//! pipeline mutates it, so a reject can always reproduce the original.
+
+/// Where a record was read: topic, partition and offset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// Kafka topic.
+    pub topic: String,
+    /// Partition within the topic.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+}
+
+/// One record read from the raw topic, unmodified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundRecord {
+    /// Where it was read.
+    pub origin: Origin,
+    /// The record key, if any.
+    pub key: Option<Vec<u8>>,
+    /// The record value (empty for a null value).
+    pub value: Vec<u8>,
+    /// The record headers in order; a header value may be null.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Header the ingest service sets: RFC 3339 time the HTTP request was received.
+pub const HEADER_RECEIVED_AT: &str = "ingest.received_at";
+
+impl InboundRecord {
+    /// The first header with this name, if present and not null.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lookup_skips_null_values() {
+        let r = InboundRecord {
+            origin: Origin { topic: "t".into(), partition: 0, offset: 1 },
+            key: None,
+            value: vec![],
+            headers: vec![("a".into(), None), ("b".into(), Some(b"x".to_vec()))],
+        };
+        assert_eq!(r.header("a"), None);
+        assert_eq!(r.header("b"), Some(&b"x"[..]));
+        assert_eq!(r.header("c"), None);
+    }
+}

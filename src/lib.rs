@@ -1,0 +1,5 @@
+//! playstream: a Kafka-based stream processor for mobile-game events. The validation core
+//! ([`validate`]) is pure; the services around it live in the binary's subcommands.
+
+pub mod event;
+pub mod validate;

@@ -1,0 +1,258 @@
+//! Schema-directed conversion: the members of a JSON object, or the fields of a resolved Avro
+//! record, become one typed [`FieldValue`] per schema field, in schema order. The schema decides
+//! every type: money becomes an exact decimal parsed from its text (never through `f64`),
+//! timestamps become microseconds, enums their symbol index, and each value is checked by
+//! [`rules`](super::rules) on the way. The first failing field (in schema order) decides the
+//! reject; a success always holds exactly one value per schema field.
+
+use std::borrow::Cow;
+
+use apache_avro::types::Value as Avro;
+use serde_json::value::RawValue;
+
+use super::Context;
+use super::decode::{Members, raw_string};
+use super::number::{Exact, NumberError};
+use super::reject::{Reject, RejectCode};
+use super::rules::{check_integer, check_string, check_timestamp};
+use super::schema::{Default, EventSchema, FieldSpec, Kind};
+use super::time::parse_rfc3339;
+
+/// One converted field value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    /// An optional field that is absent or null.
+    Absent,
+    /// A boolean.
+    Bool(bool),
+    /// An int or long.
+    Long(i64),
+    /// A string (UUIDs lower-cased).
+    Str(Cow<'a, str>),
+    /// An enum symbol, as its index in the schema's symbol list.
+    Enum(usize),
+    /// A decimal not yet checked against its currency (only between conversion and rules).
+    Amount(Exact),
+    /// Money at its currency's scale.
+    Money(rust_decimal::Decimal),
+    /// Microseconds since the epoch.
+    Timestamp(i64),
+}
+
+fn short(text: &str) -> String {
+    let mut end = text.len().min(40);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = text.get(..end).unwrap_or_default();
+    if end < text.len() { format!("{head}…") } else { head.to_string() }
+}
+
+fn absent<'a>(spec: &FieldSpec, null: bool) -> Result<FieldValue<'a>, Reject> {
+    match &spec.default {
+        Some(Default::Long(v)) => return Ok(FieldValue::Long(*v)),
+        Some(Default::Bool(b)) => return Ok(FieldValue::Bool(*b)),
+        Some(Default::Str(s)) => return Ok(FieldValue::Str(Cow::Owned(s.clone()))),
+        None => {}
+    }
+    if spec.optional {
+        return Ok(FieldValue::Absent);
+    }
+    let why = if null { "is null" } else { "is missing" };
+    Err(Reject::field(RejectCode::MissingField, &spec.name, format!("required field {} {why}", spec.name)))
+}
+
+fn wrong_type(spec: &FieldSpec, want: &str) -> Reject {
+    Reject::field(RejectCode::WrongType, &spec.name, format!("{} must be {want}", spec.name))
+}
+
+fn want(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::String | Kind::Uuid | Kind::Enum(_) => "a string",
+        Kind::Timestamp => "an RFC 3339 timestamp string",
+        Kind::Int | Kind::Long => "an integer",
+        Kind::Bool => "a boolean",
+        Kind::Decimal { .. } => "a decimal number or a numeric string",
+    }
+}
+
+/// Converts the JSON members for `schema`; also returns the members the schema does not name.
+pub(crate) fn from_json<'a>(
+    schema: &EventSchema,
+    members: &Members<'a>,
+    ctx: &Context,
+) -> Result<(Vec<FieldValue<'a>>, Vec<(Cow<'a, str>, &'a RawValue)>), Reject> {
+    let mut values = Vec::with_capacity(schema.fields.len());
+    for spec in &schema.fields {
+        let value = match members.iter().find(|(k, _)| *k == spec.name) {
+            None => absent(spec, false)?,
+            Some((_, raw)) => json_value(spec, raw, ctx)?,
+        };
+        values.push(value);
+    }
+    let extra = members.iter().filter(|(k, _)| schema.field_index(k).is_none()).cloned().collect();
+    Ok((values, extra))
+}
+
+fn json_value<'a>(spec: &FieldSpec, raw: &'a RawValue, ctx: &Context) -> Result<FieldValue<'a>, Reject> {
+    let text = raw.get();
+    let first = text.as_bytes().first().copied().unwrap_or(b'n');
+    if first == b'n' {
+        return absent(spec, true);
+    }
+    let name = spec.name.as_str();
+    match &spec.kind {
+        Kind::String | Kind::Uuid | Kind::Enum(_) | Kind::Timestamp => {
+            let s = (first == b'"').then(|| raw_string(raw)).flatten().ok_or_else(|| wrong_type(spec, want(&spec.kind)))?;
+            string_value(spec, s, ctx)
+        }
+        Kind::Int | Kind::Long => {
+            if first != b'-' && !first.is_ascii_digit() {
+                return Err(wrong_type(spec, "an integer"));
+            }
+            let exact = Exact::parse(text).map_err(|_| {
+                Reject::field(RejectCode::OutOfRange, name, format!("{name} has too many digits"))
+            })?;
+            integer_value(spec, &exact)
+        }
+        Kind::Bool => match text {
+            "true" => Ok(FieldValue::Bool(true)),
+            "false" => Ok(FieldValue::Bool(false)),
+            _ => Err(wrong_type(spec, "a boolean")),
+        },
+        Kind::Decimal { .. } => {
+            let number: Cow<'a, str> = match first {
+                b'"' => raw_string(raw).ok_or_else(|| wrong_type(spec, want(&spec.kind)))?,
+                b'-' | b'0'..=b'9' => Cow::Borrowed(text),
+                _ => return Err(wrong_type(spec, want(&spec.kind))),
+            };
+            let exact = Exact::parse(&number).map_err(|e| {
+                let why = match e {
+                    NumberError::Syntax => format!("{name} {:?} is not a decimal number", short(&number)),
+                    NumberError::TooManyDigits => format!("{name} has more digits than any amount allows"),
+                };
+                Reject::field(RejectCode::InvalidAmount, name, why)
+            })?;
+            Ok(FieldValue::Amount(exact))
+        }
+    }
+}
+
+fn integer_value<'a>(spec: &FieldSpec, exact: &Exact) -> Result<FieldValue<'a>, Reject> {
+    let name = spec.name.as_str();
+    match exact.to_i64() {
+        Ok(v) => check_integer(spec, v).map(FieldValue::Long),
+        Err(super::number::FitError::Scale) => Err(wrong_type(spec, "an integer")),
+        Err(super::number::FitError::Range) => {
+            Err(Reject::field(RejectCode::OutOfRange, name, format!("{name} does not fit a 64-bit integer")))
+        }
+    }
+}
+
+fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<FieldValue<'a>, Reject> {
+    let name = spec.name.as_str();
+    match &spec.kind {
+        Kind::Enum(symbols) => symbols.iter().position(|sym| *sym == *s).map(FieldValue::Enum).ok_or_else(|| {
+            Reject::field(
+                RejectCode::InvalidEnum,
+                name,
+                format!("{name} {:?} is not one of: {}", short(&s), symbols.join(", ")),
+            )
+        }),
+        Kind::Timestamp => {
+            let micros = parse_rfc3339(&s).ok_or_else(|| {
+                Reject::field(
+                    RejectCode::InvalidTimestamp,
+                    name,
+                    format!("{name} {:?} is not an RFC 3339 date-time with offset", short(&s)),
+                )
+            })?;
+            check_timestamp(spec, micros, ctx).map(FieldValue::Timestamp)
+        }
+        _ => check_string(spec, s).map(FieldValue::Str),
+    }
+}
+
+/// Converts a resolved Avro record (fields in reader-schema order).
+pub(crate) fn from_avro(schema: &EventSchema, record: Avro, ctx: &Context) -> Result<Vec<FieldValue<'static>>, Reject> {
+    let Avro::Record(fields) = record else {
+        return Err(Reject::record(RejectCode::InvalidAvro, "the Avro datum is not a record"));
+    };
+    let mut values = Vec::with_capacity(schema.fields.len());
+    let mut fields = fields.into_iter();
+    for spec in &schema.fields {
+        let value = match fields.next() {
+            Some((name, v)) if name == spec.name => v,
+            _ => return Err(Reject::record(RejectCode::InvalidAvro, "resolved record does not match the reader schema")),
+        };
+        values.push(avro_value(spec, value, ctx)?);
+    }
+    Ok(values)
+}
+
+fn avro_value(spec: &FieldSpec, value: Avro, ctx: &Context) -> Result<FieldValue<'static>, Reject> {
+    let value = match value {
+        Avro::Union(_, inner) => *inner,
+        other => other,
+    };
+    match (&spec.kind, value) {
+        (_, Avro::Null) => absent(spec, true),
+        (Kind::Enum(_), Avro::Enum(idx, _)) => Ok(FieldValue::Enum(usize::try_from(idx).unwrap_or(usize::MAX))),
+        (Kind::String | Kind::Uuid | Kind::Enum(_) | Kind::Timestamp, Avro::String(s)) => {
+            string_value(spec, Cow::Owned(s), ctx)
+        }
+        (Kind::Uuid, Avro::Uuid(u)) => check_string(spec, Cow::Owned(u.to_string())).map(FieldValue::Str),
+        (Kind::Int | Kind::Long, Avro::Int(v)) => check_integer(spec, i64::from(v)).map(FieldValue::Long),
+        (Kind::Int | Kind::Long, Avro::Long(v)) => check_integer(spec, v).map(FieldValue::Long),
+        (Kind::Bool, Avro::Boolean(b)) => Ok(FieldValue::Bool(b)),
+        (Kind::Timestamp, Avro::TimestampMicros(v) | Avro::Long(v)) => {
+            check_timestamp(spec, v, ctx).map(FieldValue::Timestamp)
+        }
+        (Kind::Timestamp, Avro::TimestampMillis(v)) => {
+            check_timestamp(spec, v.saturating_mul(1000), ctx).map(FieldValue::Timestamp)
+        }
+        (Kind::Decimal { scale, .. }, Avro::Decimal(d)) => {
+            let bytes = Vec::<u8>::try_from(&d).unwrap_or_default();
+            unscaled(&bytes).map(|v| FieldValue::Amount(Exact::from_unscaled(v, *scale))).ok_or_else(|| {
+                Reject::field(RejectCode::InvalidAmount, &spec.name, format!("{} is too large", spec.name))
+            })
+        }
+        (Kind::Decimal { scale, .. }, Avro::Bytes(b)) => {
+            unscaled(&b).map(|v| FieldValue::Amount(Exact::from_unscaled(v, *scale))).ok_or_else(|| {
+                Reject::field(RejectCode::InvalidAmount, &spec.name, format!("{} is too large", spec.name))
+            })
+        }
+        (kind, _) => Err(wrong_type(spec, want(kind))),
+    }
+}
+
+/// A big-endian two's-complement integer of at most 16 bytes.
+fn unscaled(bytes: &[u8]) -> Option<i128> {
+    if bytes.is_empty() || bytes.len() > 16 {
+        return (bytes.is_empty()).then_some(0);
+    }
+    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
+    let mut buf = if negative { [0xffu8; 16] } else { [0u8; 16] };
+    buf.get_mut(16 - bytes.len()..)?.copy_from_slice(bytes);
+    Some(i128::from_be_bytes(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unscaled_twos_complement() {
+        assert_eq!(unscaled(&[]), Some(0));
+        assert_eq!(unscaled(&[0x01, 0x00]), Some(256));
+        assert_eq!(unscaled(&[0xff]), Some(-1));
+        assert_eq!(unscaled(&[0xff, 0x38]), Some(-200));
+        assert_eq!(unscaled(&[1; 17]), None);
+    }
+
+    #[test]
+    fn short_truncates_on_char_boundaries() {
+        assert_eq!(short("abc"), "abc");
+        assert_eq!(short(&"é".repeat(30)), format!("{}…", "é".repeat(20)));
+    }
+}
