@@ -18,6 +18,9 @@ use super::rules::{check_integer, check_string, check_timestamp};
 use super::schema::{Default, EventSchema, FieldSpec, Kind};
 use super::time::parse_rfc3339;
 
+/// JSON members a schema does not name, verbatim.
+pub type Extra<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+
 /// One converted field value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue<'a> {
@@ -81,7 +84,7 @@ pub(crate) fn from_json<'a>(
     schema: &EventSchema,
     members: &Members<'a>,
     ctx: &Context,
-) -> Result<(Vec<FieldValue<'a>>, Vec<(Cow<'a, str>, &'a RawValue)>), Reject> {
+) -> Result<(Vec<FieldValue<'a>>, Extra<'a>), Reject> {
     let mut values = Vec::with_capacity(schema.fields.len());
     for spec in &schema.fields {
         let value = match members.iter().find(|(k, _)| *k == spec.name) {
@@ -103,7 +106,10 @@ fn json_value<'a>(spec: &FieldSpec, raw: &'a RawValue, ctx: &Context) -> Result<
     let name = spec.name.as_str();
     match &spec.kind {
         Kind::String | Kind::Uuid | Kind::Enum(_) | Kind::Timestamp => {
-            let s = (first == b'"').then(|| raw_string(raw)).flatten().ok_or_else(|| wrong_type(spec, want(&spec.kind)))?;
+            let s = (first == b'"')
+                .then(|| raw_string(raw))
+                .flatten()
+                .ok_or_else(|| wrong_type(spec, want(&spec.kind)))?;
             string_value(spec, s, ctx)
         }
         Kind::Int | Kind::Long => {
@@ -152,13 +158,15 @@ fn integer_value<'a>(spec: &FieldSpec, exact: &Exact) -> Result<FieldValue<'a>, 
 fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<FieldValue<'a>, Reject> {
     let name = spec.name.as_str();
     match &spec.kind {
-        Kind::Enum(symbols) => symbols.iter().position(|sym| *sym == *s).map(FieldValue::Enum).ok_or_else(|| {
-            Reject::field(
-                RejectCode::InvalidEnum,
-                name,
-                format!("{name} {:?} is not one of: {}", short(&s), symbols.join(", ")),
-            )
-        }),
+        Kind::Enum(symbols) => {
+            symbols.iter().position(|sym| *sym == *s).map(FieldValue::Enum).ok_or_else(|| {
+                Reject::field(
+                    RejectCode::InvalidEnum,
+                    name,
+                    format!("{name} {:?} is not one of: {}", short(&s), symbols.join(", ")),
+                )
+            })
+        }
         Kind::Timestamp => {
             let micros = parse_rfc3339(&s).ok_or_else(|| {
                 Reject::field(
@@ -174,7 +182,11 @@ fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<
 }
 
 /// Converts a resolved Avro record (fields in reader-schema order).
-pub(crate) fn from_avro(schema: &EventSchema, record: Avro, ctx: &Context) -> Result<Vec<FieldValue<'static>>, Reject> {
+pub(crate) fn from_avro(
+    schema: &EventSchema,
+    record: Avro,
+    ctx: &Context,
+) -> Result<Vec<FieldValue<'static>>, Reject> {
     let Avro::Record(fields) = record else {
         return Err(Reject::record(RejectCode::InvalidAvro, "the Avro datum is not a record"));
     };
@@ -183,7 +195,12 @@ pub(crate) fn from_avro(schema: &EventSchema, record: Avro, ctx: &Context) -> Re
     for spec in &schema.fields {
         let value = match fields.next() {
             Some((name, v)) if name == spec.name => v,
-            _ => return Err(Reject::record(RejectCode::InvalidAvro, "resolved record does not match the reader schema")),
+            _ => {
+                return Err(Reject::record(
+                    RejectCode::InvalidAvro,
+                    "resolved record does not match the reader schema",
+                ));
+            }
         };
         values.push(avro_value(spec, value, ctx)?);
     }
@@ -197,7 +214,9 @@ fn avro_value(spec: &FieldSpec, value: Avro, ctx: &Context) -> Result<FieldValue
     };
     match (&spec.kind, value) {
         (_, Avro::Null) => absent(spec, true),
-        (Kind::Enum(_), Avro::Enum(idx, _)) => Ok(FieldValue::Enum(usize::try_from(idx).unwrap_or(usize::MAX))),
+        (Kind::Enum(_), Avro::Enum(idx, _)) => {
+            Ok(FieldValue::Enum(usize::try_from(idx).unwrap_or(usize::MAX)))
+        }
         (Kind::String | Kind::Uuid | Kind::Enum(_) | Kind::Timestamp, Avro::String(s)) => {
             string_value(spec, Cow::Owned(s), ctx)
         }

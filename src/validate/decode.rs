@@ -27,7 +27,10 @@ pub(crate) enum Decoded<'a> {
 }
 
 /// Decodes one record value. `Err` only when the schema source is unavailable.
-pub(crate) fn decode<'a>(value: &'a [u8], source: &dyn SchemaSource) -> Result<Result<Decoded<'a>, Reject>, LookupError> {
+pub(crate) fn decode<'a>(
+    value: &'a [u8],
+    source: &dyn SchemaSource,
+) -> Result<Result<Decoded<'a>, Reject>, LookupError> {
     match value.first() {
         None => Ok(Err(Reject::record(RejectCode::InvalidJson, "the record value is empty"))),
         Some(0) => decode_frame(value, source),
@@ -35,7 +38,10 @@ pub(crate) fn decode<'a>(value: &'a [u8], source: &dyn SchemaSource) -> Result<R
     }
 }
 
-fn decode_frame<'a>(value: &'a [u8], source: &dyn SchemaSource) -> Result<Result<Decoded<'a>, Reject>, LookupError> {
+fn decode_frame<'a>(
+    value: &'a [u8],
+    source: &dyn SchemaSource,
+) -> Result<Result<Decoded<'a>, Reject>, LookupError> {
     let (Some(id_bytes), Some(body)) = (value.get(1..5), value.get(5..)) else {
         return Ok(Err(Reject::record(
             RejectCode::InvalidAvro,
@@ -64,12 +70,50 @@ pub(crate) fn decode_json(value: &[u8]) -> Result<Members<'_>, Reject> {
     let mut de = serde_json::Deserializer::from_str(text);
     let top = de.deserialize_any(TopVisitor).and_then(|top| de.end().map(|()| top));
     match top {
-        Ok(Top::Object(members)) => Ok(members),
+        Ok(Top::Object(members)) => {
+            if let Some((key, _)) = members.iter().find(|(_, raw)| nesting_depth(raw.get()) > MAX_DEPTH) {
+                return Err(Reject::field(
+                    RejectCode::InvalidJson,
+                    key,
+                    format!("{key} is nested deeper than {MAX_DEPTH} levels"),
+                ));
+            }
+            Ok(members)
+        }
         Ok(Top::Other(kind)) => {
             Err(Reject::record(RejectCode::NotAnObject, format!("the value is JSON {kind}, not an object")))
         }
         Err(e) => Err(Reject::record(RejectCode::InvalidJson, format!("the value is not valid JSON: {e}"))),
     }
+}
+
+/// Deepest nesting accepted inside a member value (kept verbatim under `_extra`).
+pub(crate) const MAX_DEPTH: usize = 32;
+
+/// Maximum nesting of arrays/objects in valid JSON text (brackets inside strings ignored).
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 enum Top<'a> {
@@ -160,7 +204,11 @@ impl<'de> Visitor<'de> for KeyVisitor {
 pub(crate) fn raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
     let text = raw.get();
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') { serde_json::from_str::<String>(text).ok().map(Cow::Owned) } else { Some(Cow::Borrowed(inner)) }
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
+    }
 }
 
 #[cfg(test)]
@@ -202,7 +250,10 @@ mod tests {
     #[test]
     fn deep_nesting_is_a_reject_not_a_stack_overflow() {
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(code(deep.as_bytes()), RejectCode::InvalidJson);
+        let r = decode_json(deep.as_bytes()).unwrap_err();
+        assert_eq!((r.code, r.field.as_str()), (RejectCode::InvalidJson, "$.a"));
+        let ok = format!("{{\"a\":{}\"[[[\\\"\"{}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(decode_json(ok.as_bytes()).is_ok(), "{ok}");
         let deep_top = "[".repeat(100_000);
         assert_eq!(code(deep_top.as_bytes()), RejectCode::InvalidJson);
     }

@@ -25,7 +25,12 @@ pub struct Provenance<'a> {
 }
 
 /// Appends the NDJSON line for `event` to `out`.
-pub(crate) fn encode_line(event: &Validated<'_>, prov: &Provenance<'_>, validated_at: i64, out: &mut Vec<u8>) {
+pub(crate) fn encode_line(
+    event: &Validated<'_>,
+    prov: &Provenance<'_>,
+    validated_at: i64,
+    out: &mut Vec<u8>,
+) {
     out.push(b'{');
     let mut first = true;
     for (spec, value) in event.schema.fields.iter().zip(&event.values) {
@@ -91,9 +96,10 @@ pub(crate) fn encode_line(event: &Validated<'_>, prov: &Provenance<'_>, validate
     }
     out.extend_from_slice(b",\"source\":{\"topic\":");
     push_str(out, prov.topic);
-    let _ = write!(out, ",\"partition\":{},\"offset\":{}}},\"schema\":{{\"name\":", prov.partition, prov.offset);
+    let _ =
+        write!(out, ",\"partition\":{},\"offset\":{}}},\"schema\":{{\"name\":", prov.partition, prov.offset);
     push_str(out, &event.schema.name);
-    let _ = write!(out, ",\"version\":{}}}}}}}\n", event.schema.version);
+    let _ = writeln!(out, ",\"version\":{}}}}}}}", event.schema.version);
 }
 
 /// Appends `s` as a JSON string literal.

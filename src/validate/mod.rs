@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-pub use convert::FieldValue;
+pub use convert::{Extra, FieldValue};
 pub use encode::Provenance;
 pub use reject::{Reject, RejectCode};
 pub use schema::{Catalog, EventSchema, SchemaError};
@@ -45,7 +45,11 @@ pub struct Context {
 impl Context {
     /// A context at `now_micros` with the default bounds.
     pub fn at(now_micros: i64) -> Context {
-        Context { now_micros, max_future_micros: 24 * 3600 * 1_000_000, max_record_bytes: FIREHOSE_MAX_RECORD_BYTES }
+        Context {
+            now_micros,
+            max_future_micros: 24 * 3600 * 1_000_000,
+            max_record_bytes: FIREHOSE_MAX_RECORD_BYTES,
+        }
     }
 
     /// A context at the current wall-clock time with the default bounds.
@@ -66,7 +70,7 @@ pub struct Validated<'a> {
     /// One value per schema field, in schema order.
     pub values: Vec<FieldValue<'a>>,
     /// JSON members the schema does not name, kept verbatim (emitted under `_extra`).
-    pub extra: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub extra: Extra<'a>,
 }
 
 impl Validated<'_> {
@@ -101,7 +105,10 @@ pub fn check<'a>(
         Ok(Decoded::Avro(writer, body)) => {
             let label = format!("{} (writer id {})", writer.reader.label, writer.id);
             let result = match writer.decode(body) {
-                Err(e) => Err(Reject::record(RejectCode::InvalidAvro, format!("the Avro body does not decode: {e}"))),
+                Err(e) => Err(Reject::record(
+                    RejectCode::InvalidAvro,
+                    format!("the Avro body does not decode: {e}"),
+                )),
                 Ok(record) => convert::from_avro(&writer.reader, record, ctx)
                     .and_then(|values| finish(writer.reader.clone(), values, Vec::new())),
             };
@@ -176,7 +183,10 @@ fn finish<'a>(
 fn too_large(len: usize, ctx: &Context) -> Reject {
     Reject::record(
         RejectCode::TooLarge,
-        format!("the record is {len} bytes, more than the {} bytes a Firehose record may hold", ctx.max_record_bytes),
+        format!(
+            "the record is {len} bytes, more than the {} bytes a Firehose record may hold",
+            ctx.max_record_bytes
+        ),
     )
 }
 
@@ -215,3 +225,7 @@ pub fn validate_into(
     }
     Ok(Ok(()))
 }
+
+#[cfg(test)]
+#[allow(deprecated)] // to_avro_datum is the simplest way to write test frames
+mod tests;

@@ -90,9 +90,7 @@ impl Exact {
         if mantissa == 0 {
             return Ok(Exact { negative: false, mantissa: 0, digits: 0, power: 0 });
         }
-        let power = i64::from(pending_zeros)
-            .saturating_sub(fraction_len)
-            .saturating_add(exponent);
+        let power = i64::from(pending_zeros).saturating_sub(fraction_len).saturating_add(exponent);
         Ok(Exact { negative, mantissa, digits, power })
     }
 
@@ -123,12 +121,12 @@ impl Exact {
 
     /// Fractional digits the value needs (`4.99` needs 2, `1200` needs 0).
     pub(crate) fn scale_needed(&self) -> u32 {
-        if self.power >= 0 { 0 } else { u32::try_from(-self.power).unwrap_or(u32::MAX) }
+        if self.power >= 0 { 0 } else { u32::try_from(self.power.unsigned_abs()).unwrap_or(u32::MAX) }
     }
 
     /// The value as a decimal at exactly `scale` fractional digits, if it fits both the scale
     /// and a total of `precision` digits at `max_scale` (the schema's decimal type).
-    pub(crate) fn to_decimal(&self, scale: u32, precision: u32, max_scale: u32) -> Result<Decimal, FitError> {
+    pub(crate) fn to_decimal(self, scale: u32, precision: u32, max_scale: u32) -> Result<Decimal, FitError> {
         if self.scale_needed() > scale {
             return Err(FitError::Scale);
         }
@@ -136,11 +134,12 @@ impl Exact {
             return Ok(Decimal::new(0, scale));
         }
         // Digits of the unscaled value at the schema's scale must fit the schema's precision.
-        let total = i64::from(self.digits) + self.power + i64::from(max_scale);
+        let total = i64::from(self.digits).saturating_add(self.power).saturating_add(i64::from(max_scale));
         if total > i64::from(precision) || total > 28 {
             return Err(FitError::Range);
         }
-        let shift = u32::try_from(self.power + i64::from(scale)).map_err(|_| FitError::Range)?;
+        let shift =
+            u32::try_from(self.power.saturating_add(i64::from(scale))).map_err(|_| FitError::Range)?;
         let unscaled = 10u128
             .checked_pow(shift)
             .and_then(|p| self.mantissa.checked_mul(p))
@@ -151,22 +150,22 @@ impl Exact {
     }
 
     /// The value as an integer, if it is one and fits `i64`.
-    pub(crate) fn to_i64(&self) -> Result<i64, FitError> {
+    pub(crate) fn to_i64(self) -> Result<i64, FitError> {
         if self.power < 0 {
             return Err(FitError::Scale);
         }
         if self.mantissa == 0 {
             return Ok(0);
         }
-        if i64::from(self.digits) + self.power > 19 {
+        if i64::from(self.digits).saturating_add(self.power) > 19 {
             return Err(FitError::Range);
         }
         let shift = u32::try_from(self.power).map_err(|_| FitError::Range)?;
-        let magnitude = 10u128
-            .checked_pow(shift)
-            .and_then(|p| self.mantissa.checked_mul(p))
-            .ok_or(FitError::Range)?;
-        let signed = if self.negative { -i128::try_from(magnitude).map_err(|_| FitError::Range)? } else {
+        let magnitude =
+            10u128.checked_pow(shift).and_then(|p| self.mantissa.checked_mul(p)).ok_or(FitError::Range)?;
+        let signed = if self.negative {
+            -i128::try_from(magnitude).map_err(|_| FitError::Range)?
+        } else {
             i128::try_from(magnitude).map_err(|_| FitError::Range)?
         };
         i64::try_from(signed).map_err(|_| FitError::Range)
@@ -231,7 +230,23 @@ mod tests {
 
     #[test]
     fn syntax_errors() {
-        for bad in ["", "-", "NaN", "Infinity", "-Infinity", " 1", "1 ", "1.2.3", "1e", "1e+", ".5", "0x10", "1,5", "+1", "١"] {
+        for bad in [
+            "",
+            "-",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            " 1",
+            "1 ",
+            "1.2.3",
+            "1e",
+            "1e+",
+            ".5",
+            "0x10",
+            "1,5",
+            "+1",
+            "١",
+        ] {
             assert_eq!(Exact::parse(bad), Err(NumberError::Syntax), "{bad:?}");
         }
         assert!(Exact::parse("5.").is_err());
@@ -260,7 +275,8 @@ mod tests {
         assert_eq!(Exact::from_unscaled(-15, 1), Exact::parse("-1.5").unwrap());
         assert_eq!(Exact::from_unscaled(0, 6), Exact::parse("0").unwrap());
         assert_eq!(Exact::from_unscaled(1200, 0), Exact::parse("1.2e3").unwrap());
-        assert_eq!(Exact::from_unscaled(i128::MIN, 6).to_decimal(2, 18, 6), Err(FitError::Range));
+        assert_eq!(Exact::from_unscaled(i128::MIN, 6).to_decimal(6, 18, 6), Err(FitError::Range));
+        assert_eq!(Exact::parse("1e-99999999999999999999999").unwrap().scale_needed(), u32::MAX);
     }
 
     #[test]

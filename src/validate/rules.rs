@@ -117,7 +117,9 @@ pub(crate) fn finish_money(spec: &FieldSpec, amount: &Exact, currency: &str) -> 
     }
     amount.to_decimal(scale, precision, max_scale).map_err(|e| match e {
         FitError::Scale => bad(format!("{name} has more decimals than {currency} allows ({scale})")),
-        FitError::Range => bad(format!("{name} is too large (at most {} integer digits)", precision - max_scale)),
+        FitError::Range => {
+            bad(format!("{name} is too large (at most {} integer digits)", precision - max_scale))
+        }
     })
 }
 

@@ -124,7 +124,12 @@ pub struct EventSchema {
 
 impl EventSchema {
     /// Compiles one `.avsc` text.
-    pub fn compile(text: &str, event_type: &str, version: u32, file: &str) -> Result<EventSchema, SchemaError> {
+    pub fn compile(
+        text: &str,
+        event_type: &str,
+        version: u32,
+        file: &str,
+    ) -> Result<EventSchema, SchemaError> {
         let invalid = |reason: String| SchemaError::Invalid { file: file.to_string(), reason };
         let json: Json = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
         let avro = apache_avro::Schema::parse(&json).map_err(|e| invalid(e.to_string()))?;
@@ -132,15 +137,17 @@ impl EventSchema {
             apache_avro::Schema::Record(r) => r.name.fullname(None),
             _ => return Err(invalid("the top level must be a record".into())),
         };
-        let raw_fields = json.get("fields").and_then(Json::as_array).ok_or_else(|| invalid("no fields".into()))?;
+        let raw_fields =
+            json.get("fields").and_then(Json::as_array).ok_or_else(|| invalid("no fields".into()))?;
         let mut fields = Vec::with_capacity(raw_fields.len());
         for f in raw_fields {
-            fields.push(compile_field(f).map_err(|reason| invalid(reason))?);
+            fields.push(compile_field(f).map_err(invalid)?);
         }
         let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
         for (i, f) in raw_fields.iter().enumerate() {
             if let Some(cur) = f.get("playstream.currency").and_then(Json::as_str) {
-                let idx = names.iter().position(|n| n == cur).ok_or_else(|| invalid(format!("no field {cur}")))?;
+                let idx =
+                    names.iter().position(|n| n == cur).ok_or_else(|| invalid(format!("no field {cur}")))?;
                 if let Some(spec) = fields.get_mut(i) {
                     spec.currency_field = Some(idx);
                 }
@@ -177,7 +184,9 @@ fn compile_field(f: &Json) -> Result<FieldSpec, String> {
     let kind = compile_kind(inner).ok_or_else(|| format!("field {name}: unsupported type {inner}"))?;
     let default = match f.get("default") {
         Some(Json::Bool(b)) => Some(Default::Bool(*b)),
-        Some(Json::Number(n)) => Some(Default::Long(n.as_i64().ok_or_else(|| format!("field {name}: bad default"))?)),
+        Some(Json::Number(n)) => {
+            Some(Default::Long(n.as_i64().ok_or_else(|| format!("field {name}: bad default"))?))
+        }
         Some(Json::String(s)) => Some(Default::Str(s.clone())),
         _ => None,
     };
@@ -266,9 +275,9 @@ impl Catalog {
     pub fn embedded() -> Catalog {
         // The embedded files are checked by the tests below; an error here is a build defect.
         Catalog::from_files(|file| {
-            EMBEDDED.iter().find(|(name, _)| *name == file).map(|(_, text)| (*text).to_string()).ok_or_else(|| {
-                SchemaError::Io { path: file.to_string(), source: std::io::ErrorKind::NotFound.into() }
-            })
+            EMBEDDED.iter().find(|(name, _)| *name == file).map(|(_, text)| (*text).to_string()).ok_or_else(
+                || SchemaError::Io { path: file.to_string(), source: std::io::ErrorKind::NotFound.into() },
+            )
         })
         .unwrap_or_default()
     }
@@ -277,7 +286,8 @@ impl Catalog {
     pub fn load_dir(dir: &Path) -> Result<Catalog, SchemaError> {
         Catalog::from_files(|file| {
             let path = dir.join(file);
-            std::fs::read_to_string(&path).map_err(|source| SchemaError::Io { path: path.display().to_string(), source })
+            std::fs::read_to_string(&path)
+                .map_err(|source| SchemaError::Io { path: path.display().to_string(), source })
         })
     }
 
@@ -288,9 +298,13 @@ impl Catalog {
         let mut catalog = Catalog::default();
         for entry in index.schemas {
             let text = read(&entry.file)?;
-            let schema = Arc::new(EventSchema::compile(&text, &entry.event_type, entry.version, &entry.file)?);
+            let schema =
+                Arc::new(EventSchema::compile(&text, &entry.event_type, entry.version, &entry.file)?);
             if catalog.by_id.insert(entry.id, schema.clone()).is_some() {
-                return Err(SchemaError::Invalid { file: entry.file, reason: format!("duplicate id {}", entry.id) });
+                return Err(SchemaError::Invalid {
+                    file: entry.file,
+                    reason: format!("duplicate id {}", entry.id),
+                });
             }
             let newer = |old: &Arc<EventSchema>| old.version < schema.version;
             if catalog.latest.get(&entry.event_type).is_none_or(newer) {

@@ -37,8 +37,10 @@ impl WriterSchema {
     pub fn new(id: u32, writer: Schema, reader: Arc<EventSchema>) -> Result<WriterSchema, String> {
         let writer: &'static Schema = Box::leak(Box::new(writer));
         let reader_avro: &'static Schema = Box::leak(Box::new(reader.avro.clone()));
-        let decoder =
-            GenericDatumReader::builder(writer).reader_schema(reader_avro).build().map_err(|e| e.to_string())?;
+        let decoder = GenericDatumReader::builder(writer)
+            .reader_schema(reader_avro)
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(WriterSchema { id, reader, decoder })
     }
 
