@@ -181,28 +181,24 @@ fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<
     }
 }
 
-/// Converts a resolved Avro record (fields in reader-schema order).
+/// Converts a decoded Avro record (written with any compatible writer schema) to the reader
+/// schema's fields: matched by name, defaults for fields the writer lacks, writer-only fields
+/// ignored (Avro schema resolution).
 pub(crate) fn from_avro(
     schema: &EventSchema,
     record: Avro,
     ctx: &Context,
 ) -> Result<Vec<FieldValue<'static>>, Reject> {
-    let Avro::Record(fields) = record else {
+    let Avro::Record(mut fields) = record else {
         return Err(Reject::record(RejectCode::InvalidAvro, "the Avro datum is not a record"));
     };
     let mut values = Vec::with_capacity(schema.fields.len());
-    let mut fields = fields.into_iter();
     for spec in &schema.fields {
-        let value = match fields.next() {
-            Some((name, v)) if name == spec.name => v,
-            _ => {
-                return Err(Reject::record(
-                    RejectCode::InvalidAvro,
-                    "resolved record does not match the reader schema",
-                ));
-            }
+        let value = match fields.iter_mut().find(|(name, _)| *name == spec.name) {
+            Some((_, v)) => avro_value(spec, std::mem::replace(v, Avro::Null), ctx)?,
+            None => absent(spec, false)?,
         };
-        values.push(avro_value(spec, value, ctx)?);
+        values.push(value);
     }
     Ok(values)
 }

@@ -4,6 +4,7 @@
 //! failures are returned as retryable errors, never as rejects), total (no input panics) and
 //! exact (money is never rounded).
 
+pub mod avro_out;
 pub mod codes;
 mod convert;
 mod decode;
@@ -226,6 +227,8 @@ pub fn validate_into(
     Ok(Ok(()))
 }
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 #[allow(deprecated)] // to_avro_datum is the simplest way to write test frames
 mod tests;

@@ -31,16 +31,16 @@ impl fmt::Debug for WriterSchema {
 }
 
 impl WriterSchema {
-    /// Builds a decoder from a writer schema to a local reader schema. Schemas live for the
-    /// whole process (there are only as many as ids ever seen), so they are leaked to give the
-    /// decoder a `'static` borrow.
+    /// Builds a decoder for a writer schema whose records are checked against a local reader
+    /// schema. Resolution (matching fields by name, defaults for fields the writer lacks,
+    /// promotions, enum symbols by name) is done by the conversion stage from the writer's
+    /// values, not by apache-avro, whose resolver refuses bytes-backed decimals shorter than
+    /// the declared precision (which Java and Python writers produce). Writer schemas live for
+    /// the whole process (one per id ever seen), so they are leaked to give the decoder a
+    /// `'static` borrow.
     pub fn new(id: u32, writer: Schema, reader: Arc<EventSchema>) -> Result<WriterSchema, String> {
         let writer: &'static Schema = Box::leak(Box::new(writer));
-        let reader_avro: &'static Schema = Box::leak(Box::new(reader.avro.clone()));
-        let decoder = GenericDatumReader::builder(writer)
-            .reader_schema(reader_avro)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let decoder = GenericDatumReader::builder(writer).build().map_err(|e| e.to_string())?;
         Ok(WriterSchema { id, reader, decoder })
     }
 

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite. Needs only a Rust toolchain and Python 3 (with venv); installs the rest
+# (a project-local .venv with the broker, moto and fakesnow) by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "python venv (.venv)"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.requirements.sha
+want=$(cat requirements-test.txt tests/sql/requirements.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r requirements-test.txt
+  echo "$want" > "$stamp"
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace
+
+step "sql tests (fakesnow)"
+.venv/bin/python -m pytest -q tests/sql
+
+step "all tests passed"
