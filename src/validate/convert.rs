@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 
 use apache_avro::types::Value as Avro;
-use serde_json::value::RawValue;
 
 use super::Context;
 use super::decode::{Members, raw_string};
@@ -19,7 +18,7 @@ use super::schema::{Default, EventSchema, FieldSpec, Kind};
 use super::time::parse_rfc3339;
 
 /// JSON members a schema does not name, verbatim.
-pub type Extra<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+pub type Extra<'a> = Vec<(Cow<'a, str>, &'a str)>;
 
 /// One converted field value.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,26 +78,53 @@ fn want(kind: &Kind) -> &'static str {
     }
 }
 
+/// Most fields a schema may have (keeps per-record bookkeeping on the stack).
+pub(crate) const MAX_FIELDS: usize = 64;
+
 /// Converts the JSON members for `schema`; also returns the members the schema does not name.
+/// A key given twice is `invalid_json` (its meaning would be ambiguous).
 pub(crate) fn from_json<'a>(
     schema: &EventSchema,
     members: &Members<'a>,
     ctx: &Context,
 ) -> Result<(Vec<FieldValue<'a>>, Extra<'a>), Reject> {
-    let mut values = Vec::with_capacity(schema.fields.len());
-    for spec in &schema.fields {
-        let value = match members.iter().find(|(k, _)| *k == spec.name) {
-            None => absent(spec, false)?,
-            Some((_, raw)) => json_value(spec, raw, ctx)?,
+    let mut slots: [Option<&'a str>; MAX_FIELDS] = [None; MAX_FIELDS];
+    let mut extra: Extra<'a> = Vec::new();
+    let mut cursor = 0;
+    for (key, raw) in members {
+        // Clients usually send fields in schema order: try the next field first.
+        let index = match schema.fields.get(cursor) {
+            Some(f) if f.name == *key => Some(cursor),
+            _ => schema.field_index(key),
         };
-        values.push(value);
+        let duplicate = match index.and_then(|i| slots.get_mut(i)) {
+            Some(slot) => slot.replace(*raw).is_some(),
+            None => {
+                let seen = extra.iter().any(|(k, _)| k == key);
+                extra.push((key.clone(), *raw));
+                seen
+            }
+        };
+        if duplicate {
+            return Err(Reject::field(
+                RejectCode::InvalidJson,
+                key,
+                format!("key {key:?} appears more than once"),
+            ));
+        }
+        cursor = index.map_or(cursor, |i| i + 1);
     }
-    let extra = members.iter().filter(|(k, _)| schema.field_index(k).is_none()).cloned().collect();
+    let mut values = Vec::with_capacity(schema.fields.len());
+    for (spec, slot) in schema.fields.iter().zip(slots) {
+        values.push(match slot {
+            None => absent(spec, false)?,
+            Some(raw) => json_value(spec, raw, ctx)?,
+        });
+    }
     Ok((values, extra))
 }
 
-fn json_value<'a>(spec: &FieldSpec, raw: &'a RawValue, ctx: &Context) -> Result<FieldValue<'a>, Reject> {
-    let text = raw.get();
+fn json_value<'a>(spec: &FieldSpec, text: &'a str, ctx: &Context) -> Result<FieldValue<'a>, Reject> {
     let first = text.as_bytes().first().copied().unwrap_or(b'n');
     if first == b'n' {
         return absent(spec, true);
@@ -107,7 +133,7 @@ fn json_value<'a>(spec: &FieldSpec, raw: &'a RawValue, ctx: &Context) -> Result<
     match &spec.kind {
         Kind::String | Kind::Uuid | Kind::Enum(_) | Kind::Timestamp => {
             let s = (first == b'"')
-                .then(|| raw_string(raw))
+                .then(|| raw_string(text))
                 .flatten()
                 .ok_or_else(|| wrong_type(spec, want(&spec.kind)))?;
             string_value(spec, s, ctx)
@@ -119,7 +145,7 @@ fn json_value<'a>(spec: &FieldSpec, raw: &'a RawValue, ctx: &Context) -> Result<
             let exact = Exact::parse(text).map_err(|_| {
                 Reject::field(RejectCode::OutOfRange, name, format!("{name} has too many digits"))
             })?;
-            integer_value(spec, &exact)
+            integer_value(spec, exact)
         }
         Kind::Bool => match text {
             "true" => Ok(FieldValue::Bool(true)),
@@ -128,7 +154,7 @@ fn json_value<'a>(spec: &FieldSpec, raw: &'a RawValue, ctx: &Context) -> Result<
         },
         Kind::Decimal { .. } => {
             let number: Cow<'a, str> = match first {
-                b'"' => raw_string(raw).ok_or_else(|| wrong_type(spec, want(&spec.kind)))?,
+                b'"' => raw_string(text).ok_or_else(|| wrong_type(spec, want(&spec.kind)))?,
                 b'-' | b'0'..=b'9' => Cow::Borrowed(text),
                 _ => return Err(wrong_type(spec, want(&spec.kind))),
             };
@@ -144,7 +170,7 @@ fn json_value<'a>(spec: &FieldSpec, raw: &'a RawValue, ctx: &Context) -> Result<
     }
 }
 
-fn integer_value<'a>(spec: &FieldSpec, exact: &Exact) -> Result<FieldValue<'a>, Reject> {
+fn integer_value<'a>(spec: &FieldSpec, exact: Exact) -> Result<FieldValue<'a>, Reject> {
     let name = spec.name.as_str();
     match exact.to_i64() {
         Ok(v) => check_integer(spec, v).map(FieldValue::Long),

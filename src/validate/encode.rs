@@ -46,9 +46,7 @@ pub(crate) fn encode_line(
         match value {
             FieldValue::Absent => {}
             FieldValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            FieldValue::Long(v) => {
-                let _ = write!(out, "{v}");
-            }
+            FieldValue::Long(v) => push_int(out, *v),
             FieldValue::Str(s) => push_str(out, s),
             FieldValue::Enum(i) => match &spec.kind {
                 Kind::Enum(symbols) => push_str(out, symbols.get(*i).map_or("", String::as_str)),
@@ -79,7 +77,7 @@ pub(crate) fn encode_line(
             }
             push_str(out, key);
             out.push(b':');
-            out.extend_from_slice(raw.get().as_bytes());
+            out.extend_from_slice(raw.as_bytes());
         }
         out.push(b'}');
     }
@@ -102,39 +100,82 @@ pub(crate) fn encode_line(
     let _ = writeln!(out, ",\"version\":{}}}}}}}", event.schema.version);
 }
 
+/// True for bytes that must be escaped inside a JSON string.
+#[allow(clippy::indexing_slicing)] // constant indices below 256
+const fn escape_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+}
+
+static NEEDS_ESCAPE: [bool; 256] = escape_table();
+
 /// Appends `s` as a JSON string literal.
+#[allow(clippy::indexing_slicing)] // u8 indices into 256- and 16-entry tables
 pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'));
-            out.push(HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0'));
-        } else {
-            out.extend_from_slice(escape);
+    let mut rest = s.as_bytes();
+    while let Some(i) = rest.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]) {
+        let (clean, tail) = rest.split_at(i);
+        out.extend_from_slice(clean);
+        let Some((&b, after)) = tail.split_first() else { break };
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
         }
-        start = i + 1;
+        rest = after;
     }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.extend_from_slice(rest);
     out.push(b'"');
+}
+
+/// Appends an integer in decimal.
+#[allow(clippy::indexing_slicing)] // i stays within the 20 bytes an i64 needs
+pub(crate) fn push_int(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers() {
+        for v in [0, 7, -7, 10, 1234567890, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            push_int(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+    }
 
     #[test]
     fn strings_escape_to_valid_json() {

@@ -7,8 +7,10 @@
 pub mod avro_out;
 pub mod codes;
 mod convert;
+pub mod corpus;
 mod decode;
 mod encode;
+mod json;
 pub mod number;
 pub mod reject;
 mod rules;
@@ -16,10 +18,7 @@ pub mod schema;
 pub mod source;
 pub mod time;
 
-use std::borrow::Cow;
 use std::sync::Arc;
-
-use serde_json::value::RawValue;
 
 pub use convert::{Extra, FieldValue};
 pub use encode::Provenance;
@@ -127,7 +126,7 @@ fn check_json<'a>(
     let Some((_, raw)) = members.iter().find(|(k, _)| k == et) else {
         return Err(Reject::field(RejectCode::MissingField, et, "required field event_type is missing"));
     };
-    if raw.get() == "null" {
+    if *raw == "null" {
         return Err(Reject::field(RejectCode::MissingField, et, "required field event_type is null"));
     }
     let name = decode::raw_string(raw)
@@ -148,7 +147,7 @@ fn check_json<'a>(
 fn finish<'a>(
     schema: Arc<EventSchema>,
     mut values: Vec<FieldValue<'a>>,
-    extra: Vec<(Cow<'a, str>, &'a RawValue)>,
+    extra: Extra<'a>,
 ) -> Result<Validated<'a>, Reject> {
     if let Some(FieldValue::Str(et)) = schema.field_index("event_type").and_then(|i| values.get(i)) {
         if *et != schema.event_type {

@@ -26,7 +26,10 @@ pub(crate) fn check_string<'a>(spec: &FieldSpec, value: Cow<'a, str>) -> Result<
             value
         });
     }
-    if spec.min.is_some() || spec.max.is_some() {
+    // Bytes bound characters from above (and from below by 4x): count only when it matters.
+    let bytes = i64::try_from(value.len()).unwrap_or(i64::MAX);
+    let surely_ok = spec.max.is_none_or(|m| bytes <= m) && spec.min.is_none_or(|m| bytes / 4 >= m);
+    if !surely_ok {
         let len = i64::try_from(value.chars().count()).unwrap_or(i64::MAX);
         if spec.min.is_some_and(|m| len < m) || spec.max.is_some_and(|m| len > m) {
             let bounds = match (spec.min, spec.max) {

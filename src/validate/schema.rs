@@ -153,6 +153,9 @@ impl EventSchema {
                 }
             }
         }
+        if fields.len() > super::convert::MAX_FIELDS {
+            return Err(invalid(format!("more than {} fields", super::convert::MAX_FIELDS)));
+        }
         for required in ["event_id", "event_type", "timestamp"] {
             if !names.iter().any(|n| n == required) {
                 return Err(invalid(format!("missing common field {required}")));

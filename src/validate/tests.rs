@@ -151,6 +151,12 @@ fn every_event_type_rejects_an_invalid_event() {
     }
 }
 
+/// A valid install with `key` given twice.
+fn dup(key: &str) -> Vec<u8> {
+    let text = base("install").to_string();
+    format!("{{\"{key}\":\"a\",\"{key}\":\"b\",{}", &text[1..]).into_bytes()
+}
+
 #[test]
 fn every_reject_code_has_an_example() {
     let future = "2026-11-23T12:00:01Z";
@@ -158,6 +164,8 @@ fn every_reject_code_has_an_example() {
         format!("{{\"event_type\":\"install\",\"pad\":\"{}\"}}", "x".repeat(FIREHOSE_MAX_RECORD_BYTES));
     let cases: Vec<(Vec<u8>, RejectCode, &str)> = vec![
         (b"{not json".to_vec(), RejectCode::InvalidJson, ""),
+        (dup("user_id"), RejectCode::InvalidJson, "$.user_id"),
+        (dup("ab_bucket"), RejectCode::InvalidJson, "$.ab_bucket"),
         (b"".to_vec(), RejectCode::InvalidJson, ""),
         (b"[1,2,3]".to_vec(), RejectCode::NotAnObject, ""),
         (b"null".to_vec(), RejectCode::NotAnObject, ""),

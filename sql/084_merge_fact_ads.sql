@@ -1,0 +1,61 @@
+-- 084_merge_fact_ads.sql — body of task merge_fact_ads (100_tasks.snowflake.sql).
+-- New ad_watched lines -> fact_ads, one row per event_id, with the USD value of the revenue.
+-- Dedup: the copy that landed first (loaded_at, file_name, file_row_number) is kept, within this
+-- batch by ROW_NUMBER and across batches by inserting only event_ids not yet in the table.
+-- FX: as for purchases (081). An ad without revenue gets no rate and a NULL revenue_usd, and is
+-- not a missing rate.
+MERGE INTO fact_ads AS t
+USING (
+    WITH new_rows AS (
+        SELECT
+            r.raw:"event_id"::VARCHAR                                   AS event_id,
+            r.raw:"timestamp"::TIMESTAMP_NTZ                            AS event_ts,
+            r.raw:"timestamp"::TIMESTAMP_NTZ::DATE                      AS event_date,
+            r.raw:"user_id"::VARCHAR                                    AS user_id,
+            r.raw:"game_id"::VARCHAR                                    AS game_id,
+            r.raw:"platform"::VARCHAR                                   AS platform,
+            r.raw:"app_version"::VARCHAR                                AS app_version,
+            r.raw:"session_id"::VARCHAR                                 AS session_id,
+            r.raw:"country"::VARCHAR                                    AS country,
+            r.raw:"placement"::VARCHAR                                  AS placement,
+            r.raw:"ad_type"::VARCHAR                                    AS ad_type,
+            r.raw:"revenue"::NUMBER(38,6)                               AS revenue,
+            r.raw:"currency"::VARCHAR                                   AS currency,
+            r.raw:"_meta"."source"."topic"::VARCHAR                     AS kafka_topic,
+            r.raw:"_meta"."source"."partition"::NUMBER(10,0)            AS kafka_partition,
+            r.raw:"_meta"."source"."offset"::NUMBER(20,0)               AS kafka_offset,
+            r.raw:"_meta"."validated_at"::TIMESTAMP_NTZ                 AS validated_at,
+            r.raw:"_meta"."received_at"::TIMESTAMP_NTZ                  AS received_at,
+            r.raw:"_meta"."schema"."version"::NUMBER(10,0)              AS schema_version,
+            r.file_name                                                 AS raw_file_name,
+            r.file_row_number                                           AS raw_file_row_number
+        FROM raw_events_for_ads AS r
+        WHERE r.raw:"event_type"::VARCHAR = 'ad_watched'
+        QUALIFY ROW_NUMBER() OVER (
+            PARTITION BY r.raw:"event_id"::VARCHAR
+            ORDER BY r.loaded_at, r.file_name, r.file_row_number) = 1
+    )
+    SELECT
+        n.*,
+        f.usd_per_unit                                      AS fx_rate,
+        f.rate_date                                         AS fx_rate_date,
+        ROUND(n.revenue * f.usd_per_unit, 6)::NUMBER(38,6)  AS revenue_usd
+    FROM new_rows AS n
+    LEFT JOIN v_fx_rate_periods AS f
+        ON  n.revenue IS NOT NULL
+        AND f.currency = n.currency
+        AND n.event_date >= f.valid_from
+        AND (f.valid_until IS NULL OR n.event_date < f.valid_until)
+) AS s
+ON t.event_id = s.event_id
+WHEN NOT MATCHED THEN INSERT (
+    event_id, event_ts, event_date, user_id, game_id, platform, app_version, session_id, country,
+    placement, ad_type, revenue, currency, fx_rate, fx_rate_date, revenue_usd,
+    kafka_topic, kafka_partition, kafka_offset, validated_at, received_at, schema_version,
+    raw_file_name, raw_file_row_number, merged_at
+) VALUES (
+    s.event_id, s.event_ts, s.event_date, s.user_id, s.game_id, s.platform, s.app_version, s.session_id, s.country,
+    s.placement, s.ad_type, s.revenue, s.currency, s.fx_rate, s.fx_rate_date, s.revenue_usd,
+    s.kafka_topic, s.kafka_partition, s.kafka_offset, s.validated_at, s.received_at, s.schema_version,
+    s.raw_file_name, s.raw_file_row_number, SYSDATE()
+);
