@@ -13,7 +13,7 @@ CREATE FILE FORMAT IF NOT EXISTS playstream_ndjson
 CREATE STAGE IF NOT EXISTS playstream_firehose_stage
     URL = 's3://playstream-events/firehose/'          -- EDIT: the Firehose delivery bucket/prefix
     STORAGE_INTEGRATION = playstream_s3               -- EDIT: a storage integration allowed to read it
-    FILE_FORMAT = playstream_ndjson
+    FILE_FORMAT = (FORMAT_NAME = 'playstream_ndjson')
     COMMENT = 'Firehose delivery prefix for game events';
 
 -- IF NOT EXISTS on purpose: CREATE OR REPLACE would drop the pipe's load history, and Snowpipe
@@ -41,5 +41,5 @@ CREATE FILE FORMAT IF NOT EXISTS playstream_rejects_ndjson
     COMMENT = 'Rejects export: one JSON object per rejected record, keys named like rejected_events columns';
 
 CREATE STAGE IF NOT EXISTS playstream_rejects_stage
-    FILE_FORMAT = playstream_rejects_ndjson
+    FILE_FORMAT = (FORMAT_NAME = 'playstream_rejects_ndjson')
     COMMENT = 'Internal stage for rejects exports';

@@ -17,7 +17,8 @@ USING (
         AND (f.valid_until IS NULL OR p.event_date < f.valid_until)
 ) AS s
 ON t.event_id = s.event_id
-WHEN MATCHED AND (t.fx_rate IS NULL) THEN UPDATE SET
+WHEN MATCHED AND (t.fx_rate IS DISTINCT FROM s.fx_rate
+                  OR t.fx_rate_date IS DISTINCT FROM s.fx_rate_date) THEN UPDATE SET
     fx_rate      = s.fx_rate,
     fx_rate_date = s.fx_rate_date,
     revenue_usd  = s.revenue_usd;

@@ -236,14 +236,49 @@ pub(crate) fn currency_minor_units(code: &str) -> Option<CurrencyUnits> {
         .map(|&(_, units)| units)
 }
 
+/// COUNTRIES as a 26×26 bitmap indexed by the two letters (one lookup, no comparisons).
+#[allow(clippy::indexing_slicing)] // letters are checked to be A–Z before indexing
+const fn country_bitmap() -> [bool; 676] {
+    let mut map = [false; 676];
+    let mut i = 0;
+    while i < COUNTRIES.len() {
+        let b = COUNTRIES[i].as_bytes();
+        if b.len() == 2 && b[0].is_ascii_uppercase() && b[1].is_ascii_uppercase() {
+            map[(b[0] - b'A') as usize * 26 + (b[1] - b'A') as usize] = true;
+        }
+        i += 1;
+    }
+    map
+}
+
+static COUNTRY_BITMAP: [bool; 676] = country_bitmap();
+
 /// Whether `code` is an officially assigned ISO 3166-1 alpha-2 code.
 pub(crate) fn is_country(code: &str) -> bool {
-    code.len() == 2 && COUNTRIES.binary_search(&code).is_ok()
+    match code.as_bytes() {
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => {
+            COUNTRY_BITMAP.get(usize::from(a - b'A') * 26 + usize::from(b - b'A')).copied().unwrap_or(false)
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bitmap_agrees_with_the_table() {
+        let mut count = 0;
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b]).unwrap();
+                assert_eq!(is_country(&code), COUNTRIES.binary_search(&code.as_str()).is_ok(), "{code}");
+                count += usize::from(is_country(&code));
+            }
+        }
+        assert_eq!(count, COUNTRIES.len());
+    }
 
     #[test]
     fn currency_table_sorted_unique_and_well_formed() {

@@ -28,7 +28,7 @@ pub struct Provenance<'a> {
 pub(crate) fn encode_line(
     event: &Validated<'_>,
     prov: &Provenance<'_>,
-    validated_at: i64,
+    validated_at: &[u8],
     out: &mut Vec<u8>,
 ) {
     out.push(b'{');
@@ -85,7 +85,7 @@ pub(crate) fn encode_line(
         out.push(b',');
     }
     out.extend_from_slice(b"\"_meta\":{\"validated_at\":\"");
-    format_rfc3339(validated_at, out);
+    out.extend_from_slice(validated_at);
     out.push(b'"');
     if let Some(received) = prov.received_at {
         out.extend_from_slice(b",\"received_at\":\"");
@@ -100,29 +100,17 @@ pub(crate) fn encode_line(
     let _ = writeln!(out, ",\"version\":{}}}}}}}", event.schema.version);
 }
 
-/// True for bytes that must be escaped inside a JSON string.
-#[allow(clippy::indexing_slicing)] // constant indices below 256
-const fn escape_table() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = true;
-        i += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-}
-
-static NEEDS_ESCAPE: [bool; 256] = escape_table();
-
 /// Appends `s` as a JSON string literal.
-#[allow(clippy::indexing_slicing)] // u8 indices into 256- and 16-entry tables
+#[allow(clippy::indexing_slicing)] // nibble indices into a 16-entry table
 pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let mut rest = s.as_bytes();
-    while let Some(i) = rest.iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]) {
+    loop {
+        let i = super::json::first_special(rest);
+        if i == rest.len() {
+            break;
+        }
         let (clean, tail) = rest.split_at(i);
         out.extend_from_slice(clean);
         let Some((&b, after)) = tail.split_first() else { break };

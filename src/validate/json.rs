@@ -102,6 +102,7 @@ impl<'a> Scanner<'a> {
         self.expect(b'"', "expected a string")?;
         let mut escaped = false;
         loop {
+            self.pos += self.bytes.get(self.pos..).map_or(0, first_special);
             match self.peek() {
                 None => return Err(self.err("unterminated string")),
                 Some(b'"') => break,
@@ -224,6 +225,35 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Index of the first byte in `bytes` that is `"`, `\\` or a control character (or its length):
+/// eight bytes at a time, with the classic "has zero byte" bit tricks.
+pub(crate) fn first_special(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits = has_zero(x ^ (ONES * u64::from(b'"')))
+            | has_zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if hits != 0 {
+            // Borrows can only flag bytes above a real hit, so the lowest flag is exact.
+            return offset + (hits.trailing_zeros() / 8) as usize;
+        }
+        offset += 8;
+    }
+    offset
+        + chunks
+            .remainder()
+            .iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+            .unwrap_or(chunks.remainder().len())
+}
+
 /// The string inside raw JSON string text, borrowed when it has no escapes.
 pub(crate) fn raw_string(raw: &str) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
@@ -288,6 +318,26 @@ mod tests {
             let ours = scan_object(text).is_ok();
             let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text).is_ok();
             assert_eq!(ours, theirs, "{text}");
+        }
+    }
+
+    #[test]
+    fn first_special_matches_a_plain_scan() {
+        let plain = |b: &[u8]| b.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\').unwrap_or(b.len());
+        let mut cases: Vec<Vec<u8>> = vec![vec![], b"abc".to_vec(), b"abcdefghijklmnop".to_vec()];
+        for special in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
+            for pos in 0..20 {
+                for len in pos + 1..24 {
+                    let mut v: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                    v[pos] = special;
+                    cases.push(v);
+                }
+            }
+        }
+        cases.push("ÿé€🎮 \x7f\x21\x23\x5b\x5d".as_bytes().to_vec());
+        cases.push(vec![0x80, 0xff, 0x7f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x22]);
+        for c in cases {
+            assert_eq!(first_special(&c), plain(&c), "{c:?}");
         }
     }
 

@@ -35,7 +35,10 @@ pub const FIREHOSE_MAX_RECORD_BYTES: usize = 1_000 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct Context {
     /// "Now", µs since the epoch: the future-skew reference and `_meta.validated_at`.
-    pub now_micros: i64,
+    now_micros: i64,
+    /// `now_micros` as RFC 3339, formatted once per context rather than once per record.
+    stamp: [u8; 32],
+    stamp_len: usize,
     /// How far in the future a timestamp may be, in µs (default 24 h).
     pub max_future_micros: i64,
     /// Largest record (input value or output line) accepted, in bytes.
@@ -45,11 +48,28 @@ pub struct Context {
 impl Context {
     /// A context at `now_micros` with the default bounds.
     pub fn at(now_micros: i64) -> Context {
+        let mut text = Vec::with_capacity(32);
+        time::format_rfc3339(now_micros, &mut text);
+        let mut stamp = [0u8; 32];
+        let stamp_len = text.len().min(32);
+        stamp.iter_mut().zip(&text).for_each(|(d, s)| *d = *s);
         Context {
             now_micros,
+            stamp,
+            stamp_len,
             max_future_micros: 24 * 3600 * 1_000_000,
             max_record_bytes: FIREHOSE_MAX_RECORD_BYTES,
         }
+    }
+
+    /// "Now", µs since the epoch.
+    pub fn now_micros(&self) -> i64 {
+        self.now_micros
+    }
+
+    /// "Now" as RFC 3339 UTC (the `_meta.validated_at` value).
+    pub fn stamp(&self) -> &[u8] {
+        self.stamp.get(..self.stamp_len).unwrap_or_default()
     }
 
     /// A context at the current wall-clock time with the default bounds.
@@ -217,7 +237,7 @@ pub fn validate_into(
         Err(reject) => return Ok(Err(reject)),
     };
     let start = out.len();
-    encode::encode_line(&event, prov, ctx.now_micros, out);
+    encode::encode_line(&event, prov, ctx.stamp(), out);
     let len = out.len() - start;
     if len > ctx.max_record_bytes {
         out.truncate(start);

@@ -90,7 +90,7 @@ pub(crate) fn check_integer(spec: &FieldSpec, value: i64) -> Result<i64, Reject>
 
 /// Checks a timestamp (µs since the epoch) against the future-skew bound.
 pub(crate) fn check_timestamp(spec: &FieldSpec, micros: i64, ctx: &Context) -> Result<i64, Reject> {
-    if micros > ctx.now_micros.saturating_add(ctx.max_future_micros) {
+    if micros > ctx.now_micros().saturating_add(ctx.max_future_micros) {
         let hours = ctx.max_future_micros / 3_600_000_000;
         return Err(Reject::field(
             RejectCode::TimestampInFuture,

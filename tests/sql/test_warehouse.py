@@ -303,6 +303,10 @@ def test_money_is_exact_numbers_never_float(wh):
                           ("fact_ads", "revenue_usd")]:
         c = by_name[(table, column)]
         assert (c["data_type"], c["numeric_precision"], c["numeric_scale"]) == ("NUMBER", 38, 6), (table, column)
+    # every USD amount, in tables and views alike
+    usd = {k: (c["data_type"], c["numeric_precision"], c["numeric_scale"])
+           for k, c in by_name.items() if k[1].endswith("_usd")}
+    assert len(usd) >= 15 and set(usd.values()) == {("NUMBER", 38, 6)}, usd
     floats = [k for k, c in by_name.items() if c["data_type"] in ("FLOAT", "DOUBLE", "REAL")]
     assert floats == []
 
