@@ -88,17 +88,18 @@ pub(crate) fn from_json<'a>(
     members: &Members<'a>,
     ctx: &Context,
 ) -> Result<(Vec<FieldValue<'a>>, Extra<'a>), Reject> {
-    let mut slots: [Option<&'a str>; MAX_FIELDS] = [None; MAX_FIELDS];
+    // Index into `members` per schema field (u32::MAX: absent); small to keep setup cheap.
+    let mut slots = [u32::MAX; MAX_FIELDS];
     let mut extra: Extra<'a> = Vec::new();
     let mut cursor = 0;
-    for (key, raw) in members {
+    for (m, (key, raw)) in members.iter().enumerate() {
         // Clients usually send fields in schema order: try the next field first.
         let index = match schema.fields.get(cursor) {
             Some(f) if f.name == *key => Some(cursor),
             _ => schema.field_index(key),
         };
         let duplicate = match index.and_then(|i| slots.get_mut(i)) {
-            Some(slot) => slot.replace(*raw).is_some(),
+            Some(slot) => std::mem::replace(slot, u32::try_from(m).unwrap_or(u32::MAX - 1)) != u32::MAX,
             None => {
                 let seen = extra.iter().any(|(k, _)| k == key);
                 extra.push((key.clone(), *raw));
@@ -106,19 +107,16 @@ pub(crate) fn from_json<'a>(
             }
         };
         if duplicate {
-            return Err(Reject::field(
-                RejectCode::InvalidJson,
-                key,
-                format!("key {key:?} appears more than once"),
-            ));
+            return Err(Reject::field(RejectCode::InvalidJson, key, format!("key {key:?} appears more than once")));
         }
         cursor = index.map_or(cursor, |i| i + 1);
     }
     let mut values = Vec::with_capacity(schema.fields.len());
     for (spec, slot) in schema.fields.iter().zip(slots) {
-        values.push(match slot {
+        let member = usize::try_from(slot).ok().and_then(|m| members.get(m));
+        values.push(match member {
             None => absent(spec, false)?,
-            Some(raw) => json_value(spec, raw, ctx)?,
+            Some((_, raw)) => json_value(spec, raw, ctx)?,
         });
     }
     Ok((values, extra))

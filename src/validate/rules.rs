@@ -17,14 +17,11 @@ use super::schema::{FieldSpec, Format, Kind};
 pub(crate) fn check_string<'a>(spec: &FieldSpec, value: Cow<'a, str>) -> Result<Cow<'a, str>, Reject> {
     let name = spec.name.as_str();
     if spec.kind == Kind::Uuid {
-        if !is_uuid(&value) {
-            return Err(Reject::field(RejectCode::InvalidUuid, name, format!("{name} is not a UUID")));
-        }
-        return Ok(if value.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(value.to_ascii_lowercase())
-        } else {
-            value
-        });
+        return match uuid_case(&value) {
+            None => Err(Reject::field(RejectCode::InvalidUuid, name, format!("{name} is not a UUID"))),
+            Some(true) => Ok(Cow::Owned(value.to_ascii_lowercase())),
+            Some(false) => Ok(value),
+        };
     }
     // Bytes bound characters from above (and from below by 4x): count only when it matters.
     let bytes = i64::try_from(value.len()).unwrap_or(i64::MAX);
@@ -60,13 +57,44 @@ pub(crate) fn check_string<'a>(spec: &FieldSpec, value: Cow<'a, str>) -> Result<
     }
 }
 
+/// Byte classes for UUID checking: 1 = lower-case hex digit, 2 = upper-case hex, 0 = other.
+#[allow(clippy::indexing_slicing)] // b < 256
+const fn hex_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'0'..=b'9' | b'a'..=b'f' => 1,
+            b'A'..=b'F' => 2,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+}
+
+static HEX_CLASS: [u8; 256] = hex_classes();
+
+/// For the canonical 8-4-4-4-12 hex form (any version): `Some(has_upper_case)`, else `None`.
+fn uuid_case(s: &str) -> Option<bool> {
+    let b: &[u8; 36] = s.as_bytes().try_into().ok()?;
+    let (mut all, mut any) = (1u8, 0u8);
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            all &= u8::from(c == b'-');
+        } else {
+            let class = HEX_CLASS.get(usize::from(c)).copied().unwrap_or(0);
+            all &= u8::from(class != 0);
+            any |= class;
+        }
+    }
+    (all == 1).then_some(any & 2 != 0)
+}
+
 /// True for the canonical 8-4-4-4-12 hex form (any version, either case).
+#[cfg(test)]
 pub(crate) fn is_uuid(s: &str) -> bool {
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
+    uuid_case(s).is_some()
 }
 
 /// Checks an integer against its type's width and the spec's bounds.

@@ -110,16 +110,15 @@ def expected_record(origin: dict) -> dict:
     return out
 
 
-def load_events(path) -> list[dict]:
-    """events.jsonl, with every JSON number read exactly (never through float)."""
+def load_jsonl(path) -> list[dict]:
+    """One JSON object per non-blank line; numbers read exactly (never through float), key
+    order preserved. Used for both fixtures."""
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line, parse_float=Decimal) for line in handle if line.strip()]
 
 
-def load_firehose(path) -> list[dict]:
-    """The NDJSON fixture, numbers read exactly, key order preserved."""
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line, parse_float=Decimal) for line in handle if line.strip()]
+load_events = load_jsonl      # events.jsonl: {"partition", "offset", "received_at", "event"}
+load_firehose = load_jsonl    # firehose.ndjson: Firehose records
 
 
 def render(record: dict) -> str:

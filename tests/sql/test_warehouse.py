@@ -22,8 +22,8 @@ The scenario (UTC days; rates in USD per unit):
                    10-01 10-02; buys 1200 JPY on 10-01, before the first JPY rate -> unpriced;
                    ad worth 0.04 EUR; wins level 2 on the second try (that event sent twice)
     player-004 --  installs 10-01; active 10-01 only (the 01:30+02:00 event is 10-01 23:30 UTC)
-    player-005 JP  installs 10-02 (sent twice); active 10-02 10-03 (session end sent twice)
-                   10-09; buys 3 x 480 JPY
+    player-005 JP  installs 10-02 (sent twice); active 10-02, 10-03 (its session_end sent
+                   twice), 10-09; buys 3 x 480 JPY on 10-09
     player-006 FR  installs 10-02; active 10-02 10-05; ad worth 0.03 EUR on 10-05
     player-007 US  no install event (installed before tracking); active 10-08; buys 0.99 USD
     player-008 CA  installs 10-25; active 10-25 10-26
