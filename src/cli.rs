@@ -20,6 +20,58 @@ pub(crate) enum Commands {
     /// Inspect the event schemas and check events against them offline.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+    /// Run the HTTP service game clients post events to (each event becomes one Kafka record).
+    Ingest(IngestArgs),
+}
+
+/// Kafka connection flags shared by every subcommand that talks to Kafka.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct KafkaArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "localhost:9092")]
+    pub(crate) brokers: String,
+    /// Topic raw events are produced to and consumed from.
+    #[arg(long, env = "PLAYSTREAM_RAW_TOPIC", default_value = "game-events.raw")]
+    pub(crate) raw_topic: String,
+    /// Extra librdkafka setting `key=value` (repeatable), e.g. `security.protocol=SASL_SSL`.
+    #[arg(long = "kafka-option", value_parser = parse_key_value)]
+    pub(crate) kafka_options: Vec<(String, String)>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected key=value, got {s:?}"))
+}
+
+/// `playstream ingest`
+#[derive(Debug, Args, Clone)]
+pub(crate) struct IngestArgs {
+    /// Kafka connection.
+    #[command(flatten)]
+    pub(crate) kafka: KafkaArgs,
+    /// Address the HTTP server listens on.
+    #[arg(long, env = "PLAYSTREAM_LISTEN", default_value = "0.0.0.0:8080")]
+    pub(crate) listen: String,
+    /// API keys file: one `id:key` or `id:sha256:<64 hex>` per line; reloaded on SIGHUP.
+    #[arg(long, env = "PLAYSTREAM_API_KEYS_FILE")]
+    pub(crate) api_keys_file: Option<PathBuf>,
+    /// Accept requests without an API key. Development only; logs a warning at start.
+    #[arg(long, env = "PLAYSTREAM_NO_AUTH")]
+    pub(crate) no_auth: bool,
+    /// Milliseconds a request waits for Kafka's acknowledgement before answering 503.
+    #[arg(long, env = "PLAYSTREAM_PRODUCE_TIMEOUT_MS", default_value_t = 5000)]
+    pub(crate) produce_timeout_ms: u64,
+    /// Sustained events per second each API key may send (0 = unlimited).
+    #[arg(long, env = "PLAYSTREAM_RATE_LIMIT", default_value_t = 10_000.0)]
+    pub(crate) rate_limit: f64,
+    /// Events an API key may send in a burst above the sustained rate.
+    #[arg(long, env = "PLAYSTREAM_RATE_BURST", default_value_t = 20_000.0)]
+    pub(crate) rate_burst: f64,
+    /// Origin allowed to call the API from a browser (repeatable; `*` for any). None: no CORS.
+    #[arg(long = "cors-origin", env = "PLAYSTREAM_CORS_ORIGINS", value_delimiter = ',')]
+    pub(crate) cors_origins: Vec<String>,
 }
 
 /// Where schemas come from (shared by every subcommand that validates).

@@ -28,6 +28,8 @@ pub struct InboundRecord {
 
 /// Header the ingest service sets: RFC 3339 time the HTTP request was received.
 pub const HEADER_RECEIVED_AT: &str = "ingest.received_at";
+/// Header the ingest service sets: id of the API key that sent the event (never the key).
+pub const HEADER_KEY_ID: &str = "ingest.key_id";
 
 impl InboundRecord {
     /// The first header with this name, if present and not null.

@@ -2,4 +2,5 @@
 //! ([`validate`]) is pure; the services around it live in the binary's subcommands.
 
 pub mod event;
+pub mod ingest;
 pub mod validate;

@@ -4,6 +4,8 @@
 //! tests load that file, so the SQL and the encoder cannot drift apart. Regenerate it after an
 //! intended format change with `PLAYSTREAM_REGENERATE_FIXTURE=1 cargo test --test sql_fixture`.
 
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, clippy::expect_used)] // test code
+
 use std::path::Path;
 use std::sync::Arc;
 

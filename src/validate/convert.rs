@@ -107,7 +107,11 @@ pub(crate) fn from_json<'a>(
             }
         };
         if duplicate {
-            return Err(Reject::field(RejectCode::InvalidJson, key, format!("key {key:?} appears more than once")));
+            return Err(Reject::field(
+                RejectCode::InvalidJson,
+                key,
+                format!("key {key:?} appears more than once"),
+            ));
         }
         cursor = index.map_or(cursor, |i| i + 1);
     }

