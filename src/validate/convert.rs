@@ -101,6 +101,7 @@ pub(crate) fn from_json<'a>(
         let duplicate = match index.and_then(|i| slots.get_mut(i)) {
             Some(slot) => std::mem::replace(slot, u32::try_from(m).unwrap_or(u32::MAX - 1)) != u32::MAX,
             None => {
+                check_extra(key, raw)?;
                 let seen = extra.iter().any(|(k, _)| k == key);
                 extra.push((key.clone(), *raw));
                 seen
@@ -124,6 +125,23 @@ pub(crate) fn from_json<'a>(
         });
     }
     Ok((values, extra))
+}
+
+/// An unknown member travels verbatim, so it must be JSON every consumer can read: numbers in
+/// it must fit a 64-bit float (`1e400` is valid JSON that most parsers refuse).
+fn check_extra(key: &str, raw: &str) -> Result<(), Reject> {
+    let first = raw.as_bytes().first().copied().unwrap_or(b'n');
+    if matches!(first, b'"' | b't' | b'f' | b'n') {
+        return Ok(());
+    }
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(Reject::field(
+            RejectCode::InvalidJson,
+            key,
+            format!("{key} holds a number outside the range JSON consumers accept"),
+        )),
+    }
 }
 
 fn json_value<'a>(spec: &FieldSpec, text: &'a str, ctx: &Context) -> Result<FieldValue<'a>, Reject> {

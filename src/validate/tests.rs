@@ -151,6 +151,14 @@ fn every_event_type_rejects_an_invalid_event() {
     }
 }
 
+/// A valid install with an unknown member `extra_big` whose raw JSON text is `text`.
+fn raw_extra(text: &str) -> Vec<u8> {
+    String::from_utf8(with("install", "extra_big", json!("__N__")))
+        .unwrap()
+        .replace("\"__N__\"", text)
+        .into_bytes()
+}
+
 /// A valid install with `key` given twice.
 fn dup(key: &str) -> Vec<u8> {
     let text = base("install").to_string();
@@ -166,6 +174,8 @@ fn every_reject_code_has_an_example() {
         (b"{not json".to_vec(), RejectCode::InvalidJson, ""),
         (dup("user_id"), RejectCode::InvalidJson, "$.user_id"),
         (dup("ab_bucket"), RejectCode::InvalidJson, "$.ab_bucket"),
+        (raw_extra("[1, 2e400]"), RejectCode::InvalidJson, "$.extra_big"),
+        (raw_extra("-1e999"), RejectCode::InvalidJson, "$.extra_big"),
         (b"".to_vec(), RejectCode::InvalidJson, ""),
         (b"[1,2,3]".to_vec(), RejectCode::NotAnObject, ""),
         (b"null".to_vec(), RejectCode::NotAnObject, ""),
