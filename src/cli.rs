@@ -22,6 +22,46 @@ pub(crate) enum Commands {
     Schemas(SchemasCommand),
     /// Run the HTTP service game clients post events to (each event becomes one Kafka record).
     Ingest(IngestArgs),
+    /// Run one replica of the consumer group: raw topic → validate → Firehose / rejects topic.
+    Validate(ValidateArgs),
+}
+
+/// `playstream validate`
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ValidateArgs {
+    /// Kafka connection.
+    #[command(flatten)]
+    pub(crate) kafka: KafkaArgs,
+    /// Schema location.
+    #[command(flatten)]
+    pub(crate) schemas: SchemaArgs,
+    /// Topic rejected records are produced to.
+    #[arg(long, env = "PLAYSTREAM_REJECTS_TOPIC", default_value = "game-events.rejects")]
+    pub(crate) rejects_topic: String,
+    /// Consumer group id shared by all replicas.
+    #[arg(long, env = "PLAYSTREAM_GROUP", default_value = "playstream-validator")]
+    pub(crate) group: String,
+    /// Where good events go: `firehose://STREAM` or `file://DIR`.
+    #[arg(long, env = "PLAYSTREAM_SINK", default_value = "firehose://game-events")]
+    pub(crate) sink: String,
+    /// Address serving /healthz, /readyz and /metrics.
+    #[arg(long, env = "PLAYSTREAM_METRICS_LISTEN", default_value = "0.0.0.0:9464")]
+    pub(crate) metrics_listen: String,
+    /// Milliseconds a validated event may wait for its Firehose batch to fill.
+    #[arg(long, env = "PLAYSTREAM_LINGER_MS", default_value_t = 200)]
+    pub(crate) linger_ms: u64,
+    /// Records in flight per partition before the partition is paused.
+    #[arg(long, env = "PLAYSTREAM_MAX_IN_FLIGHT", default_value_t = 20_000)]
+    pub(crate) max_in_flight: usize,
+    /// PutRecordBatch calls in flight at once.
+    #[arg(long, env = "PLAYSTREAM_CONCURRENT_BATCHES", default_value_t = 4)]
+    pub(crate) concurrent_batches: usize,
+    /// Milliseconds between offset commits.
+    #[arg(long, env = "PLAYSTREAM_COMMIT_INTERVAL_MS", default_value_t = 1000)]
+    pub(crate) commit_interval_ms: u64,
+    /// Milliseconds a revoke or shutdown waits for in-flight records (below the session timeout).
+    #[arg(long, env = "PLAYSTREAM_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub(crate) drain_timeout_ms: u64,
 }
 
 /// Kafka connection flags shared by every subcommand that talks to Kafka.

@@ -3,4 +3,6 @@
 
 pub mod event;
 pub mod ingest;
+pub mod pipeline;
+pub mod telemetry;
 pub mod validate;

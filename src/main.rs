@@ -18,11 +18,14 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Commands::Schemas(cmd) => schemas_cmd::run(cmd),
         Commands::Ingest(args) => runtime()?.block_on(ingest(args)),
+        Commands::Validate(args) => runtime()?.block_on(validate(args)),
     }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    // At least 4 workers: a rebalance callback may block one while it drains in-flight work.
+    let workers = std::thread::available_parallelism().map_or(4, |n| n.get().max(4));
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?)
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -58,5 +61,40 @@ async fn ingest(args: cli::IngestArgs) -> anyhow::Result<()> {
         cors_origins: args.cors_origins,
     };
     playstream::ingest::serve(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn validate(args: cli::ValidateArgs) -> anyhow::Result<()> {
+    use std::time::Duration;
+    let schemas = schemas_cmd::load_source(&args.schemas)?;
+    let sink = args.sink.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let config = playstream::pipeline::ValidatorConfig {
+        brokers: args.kafka.brokers,
+        group: args.group,
+        raw_topic: args.kafka.raw_topic,
+        rejects_topic: args.rejects_topic,
+        kafka_options: args.kafka.kafka_options,
+        sink,
+        max_future: Duration::from_secs(u64::from(args.schemas.max_future_hours) * 3600),
+        linger: Duration::from_millis(args.linger_ms),
+        max_in_flight_per_partition: args.max_in_flight.max(1),
+        concurrent_batches: args.concurrent_batches.max(1),
+        commit_interval: Duration::from_millis(args.commit_interval_ms.max(10)),
+        drain_timeout: Duration::from_millis(args.drain_timeout_ms),
+    };
+    let validator = playstream::pipeline::Validator::new(config, schemas)?;
+    let listener = tokio::net::TcpListener::bind(&args.metrics_listen).await?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let telemetry = tokio::spawn(playstream::telemetry::serve(
+        listener,
+        validator.registry(),
+        validator.readiness(),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    validator.run(shutdown_signal()).await?;
+    let _ = stop_tx.send(());
+    let _ = telemetry.await;
     Ok(())
 }
