@@ -39,7 +39,20 @@ pub fn producer(
         .set("enable.idempotence", "true")
         .set("linger.ms", "5")
         .set("compression.type", "lz4");
-    for (k, v) in options {
+    // `--kafka-option` is shared with the consumer: pass on only what a producer understands.
+    const CONSUMER_ONLY: [&str; 10] = [
+        "group.",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "auto.offset.reset",
+        "max.poll.interval.ms",
+        "partition.assignment.strategy",
+        "fetch.",
+        "enable.auto.",
+        "isolation.level",
+        "auto.commit.",
+    ];
+    for (k, v) in options.iter().filter(|(k, _)| !CONSUMER_ONLY.iter().any(|c| k.starts_with(c))) {
         cc.set(k, v);
     }
     cc.create()

@@ -170,3 +170,102 @@ impl Read {
             .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 }
+
+/// The project venv's python.
+pub fn venv_python() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(p.exists(), "no .venv: run `bash scripts/test.sh` (it creates .venv with moto and tansu)");
+    p
+}
+
+/// A moto server (Firehose + S3), killed on drop.
+pub struct Moto {
+    pub port: u16,
+    child: Child,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = free_port();
+        let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+        assert!(bin.exists(), "moto_server not in .venv: run `bash scripts/test.sh`");
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto");
+        assert!(wait_for_port(port, Duration::from_secs(30)), "moto did not open port {port}");
+        Moto { port, child }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn helper(&self, args: &[&str]) -> Vec<u8> {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_s3.py");
+        let out = Command::new(venv_python()).arg(script).args(args).output().expect("run moto_s3.py");
+        assert!(out.status.success(), "moto_s3.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    /// Creates `bucket` and a delivery stream `stream` writing into it.
+    pub fn setup(&self, bucket: &str, stream: &str) {
+        self.helper(&["setup", &self.endpoint(), bucket, stream]);
+    }
+
+    /// Every NDJSON line stored in `bucket`.
+    pub fn lines(&self, bucket: &str) -> Vec<String> {
+        let out = self.helper(&["dump", &self.endpoint(), bucket]);
+        String::from_utf8_lossy(&out).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Produces `(key, value)` records to `topic`, returning `(partition, offset)` of each.
+pub fn produce_all(bootstrap: &str, topic: &str, records: &[(String, Vec<u8>)]) -> Vec<(i32, i64)> {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    use std::sync::{Arc, Mutex};
+    struct Ctx(Arc<Mutex<Vec<(usize, i32, i64)>>>);
+    impl rdkafka::ClientContext for Ctx {}
+    impl rdkafka::producer::ProducerContext for Ctx {
+        type DeliveryOpaque = Box<usize>;
+        fn delivery(&self, r: &rdkafka::message::DeliveryResult<'_>, i: Box<usize>) {
+            use rdkafka::message::Message;
+            let m = r.as_ref().expect("delivered");
+            self.0.lock().unwrap().push((*i, m.partition(), m.offset()));
+        }
+    }
+    let _ = DefaultProducerContext;
+    let done = Arc::new(Mutex::new(Vec::new()));
+    let producer: ThreadedProducer<Ctx> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .create_with_context(Ctx(done.clone()))
+        .expect("producer");
+    for (i, (k, v)) in records.iter().enumerate() {
+        let mut rec = BaseRecord::with_opaque_to(topic, Box::new(i)).key(k.as_str()).payload(v.as_slice());
+        loop {
+            match producer.send(rec) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    rec = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    let mut got = done.lock().unwrap().clone();
+    assert_eq!(got.len(), records.len(), "every record produced");
+    got.sort();
+    got.into_iter().map(|(_, p, o)| (p, o)).collect()
+}
