@@ -9,70 +9,12 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Broker, Moto, free_port, produce_all, read_topic};
+use common::{Broker, Moto, committed, free_port, produce_all, read_topic, sigterm, start_validator};
 use playstream::validate::corpus::{Mix, corpus};
 use playstream::validate::{Catalog, LocalSchemas};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-
-fn start_validator(broker: &Broker, moto: &Moto, raw: &str, rejects: &str, group: &str, sink: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_playstream"))
-        .args(["validate", "--brokers", &broker.bootstrap(), "--raw-topic", raw, "--rejects-topic", rejects])
-        .args(["--group", group, "--sink", sink, "--linger-ms", "50", "--commit-interval-ms", "200"])
-        .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500"])
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("RUST_LOG", "warn,playstream=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start validator")
-}
-
-fn sigterm(child: &mut Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "validator exited with {status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("validator did not stop within 40 s of SIGTERM");
-}
-
-fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .create()
-        .unwrap();
-    let mut tpl = rdkafka::TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-    got.elements()
-        .iter()
-        .map(|e| {
-            (
-                e.partition(),
-                match e.offset() {
-                    rdkafka::Offset::Offset(o) => o,
-                    _ => -1,
-                },
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn corpus_reaches_s3_and_rejects_and_offsets_are_committed() {
@@ -101,7 +43,15 @@ fn corpus_reaches_s3_and_rejects_and_offsets_are_committed() {
     let invalid: Vec<usize> = (0..records.len()).filter(|i| records[*i].invalid).collect();
     assert!(!invalid.is_empty() && want_ids.len() + invalid.len() == records.len());
 
-    let mut validator = start_validator(&broker, &moto, "raw", "rejects", "e2e", "firehose://game-events");
+    let mut validator = start_validator(
+        &broker.bootstrap(),
+        &moto.endpoint(),
+        "raw",
+        "rejects",
+        "e2e",
+        "firehose://game-events",
+        &["--linger-ms", "50"],
+    );
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut lines = Vec::new();
     while Instant::now() < deadline {
@@ -171,8 +121,15 @@ fn file_sink_writes_hour_prefixed_ndjson() {
         "raw-f",
         &records.iter().map(|r| (r.key.clone(), r.value.clone())).collect::<Vec<_>>(),
     );
-    let mut validator =
-        start_validator(&broker, &moto, "raw-f", "rejects-f", "file", &format!("file://{}", dir.display()));
+    let mut validator = start_validator(
+        &broker.bootstrap(),
+        &moto.endpoint(),
+        "raw-f",
+        "rejects-f",
+        "file",
+        &format!("file://{}", dir.display()),
+        &["--linger-ms", "50"],
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut ids = HashSet::new();
     while Instant::now() < deadline && ids.len() < records.len() {

@@ -3,6 +3,7 @@
 //! it never skips.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::panic, clippy::expect_used)] // test code
 
+use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -268,4 +269,77 @@ pub fn produce_all(bootstrap: &str, topic: &str, records: &[(String, Vec<u8>)]) 
     assert_eq!(got.len(), records.len(), "every record produced");
     got.sort();
     got.into_iter().map(|(_, p, o)| (p, o)).collect()
+}
+
+/// Starts `playstream validate` as a process (session timeout 6 s: tansu joins fast with it).
+pub fn start_validator(
+    bootstrap: &str,
+    aws_endpoint: &str,
+    raw: &str,
+    rejects: &str,
+    group: &str,
+    sink: &str,
+    extra: &[&str],
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_playstream"))
+        .args(["validate", "--brokers", bootstrap, "--raw-topic", raw, "--rejects-topic", rejects])
+        .args(["--group", group, "--sink", sink, "--commit-interval-ms", "200"])
+        .args(["--metrics-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--kafka-option", "session.timeout.ms=6000", "--kafka-option", "heartbeat.interval.ms=500"])
+        .args(extra)
+        .env("AWS_ENDPOINT_URL", aws_endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("RUST_LOG", "warn,playstream=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start validator (the playstream binary)")
+}
+
+pub fn sigterm(child: &mut Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "validator exited with {status}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("validator did not stop within 40 s of SIGTERM");
+}
+
+pub fn committed(bootstrap: &str, group: &str, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
+    use rdkafka::consumer::Consumer;
+    let c: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    got.elements()
+        .iter()
+        .map(|e| {
+            (
+                e.partition(),
+                match e.offset() {
+                    rdkafka::Offset::Offset(o) => o,
+                    _ => -1,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Kills a validator with SIGKILL (no drain, no commit).
+pub fn sigkill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -1,0 +1,123 @@
+//! A fault-injecting Firehose endpoint speaking the real JSON protocol
+//! (`X-Amz-Target: Firehose_20150804.PutRecordBatch`). moto never reports partial failures, so
+//! this fake is the only way to exercise them here; it is a fake and says so. Per call it can
+//! fail a share of entries, answer throttling or HTTP 500, and delay the answer. It records
+//! how many times each record was accepted, so duplicates are counted exactly.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// What to break.
+#[derive(Debug, Clone, Copy)]
+pub struct Faults {
+    /// Share of entries failed in an otherwise successful call, in percent.
+    pub entry_fail_pct: u64,
+    /// Every n-th call is throttled (0 = never).
+    pub throttle_every: u64,
+    /// Every n-th call answers HTTP 500 (0 = never).
+    pub error_every: u64,
+    /// Added latency per call, milliseconds (uniform 0..=this).
+    pub max_delay_ms: u64,
+}
+
+/// What the fake saw.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub calls: u64,
+    pub throttled: u64,
+    pub errors: u64,
+    pub failed_entries: u64,
+    /// Accepted record body -> times accepted.
+    pub accepted: HashMap<Vec<u8>, u32>,
+    /// Most records seen in one call, and most bytes.
+    pub max_records: usize,
+    pub max_bytes: usize,
+}
+
+#[derive(Clone)]
+struct State {
+    faults: Faults,
+    seen: Arc<Mutex<Seen>>,
+}
+
+/// Starts the fake on a free port in a background runtime; returns its URL and its log.
+pub fn start(faults: Faults) -> (String, Arc<Mutex<Seen>>) {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let state = State { faults, seen: seen.clone() };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new()
+                .fallback(move |headers: HeaderMap, body: Bytes| handle(state.clone(), headers, body));
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (url, seen)
+}
+
+fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/x-amz-json-1.1"), ("x-amzn-errortype", kind)],
+        json!({"__type": kind, "message": message}).to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(state: State, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if target != "Firehose_20150804.PutRecordBatch" {
+        return aws_error(StatusCode::BAD_REQUEST, "UnknownOperationException", target);
+    }
+    let f = state.faults;
+    if f.max_delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=f.max_delay_ms))).await;
+    }
+    let req: Value = serde_json::from_slice(&body).unwrap();
+    let records: Vec<Vec<u8>> = req["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| base64::engine::general_purpose::STANDARD.decode(r["Data"].as_str().unwrap()).unwrap())
+        .collect();
+    let mut seen = state.seen.lock().unwrap();
+    seen.calls += 1;
+    let n = seen.calls;
+    seen.max_records = seen.max_records.max(records.len());
+    seen.max_bytes = seen.max_bytes.max(records.iter().map(Vec::len).sum());
+    if f.throttle_every > 0 && n % f.throttle_every == 0 {
+        seen.throttled += 1;
+        return aws_error(StatusCode::BAD_REQUEST, "ServiceUnavailableException", "Slow down.");
+    }
+    if f.error_every > 0 && n % f.error_every == 0 {
+        seen.errors += 1;
+        return aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "boom");
+    }
+    let mut responses = Vec::with_capacity(records.len());
+    let mut failed = 0;
+    for (i, r) in records.into_iter().enumerate() {
+        if fastrand::u64(0..100) < f.entry_fail_pct {
+            failed += 1;
+            responses
+                .push(json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "entry failed"}));
+        } else {
+            *seen.accepted.entry(r).or_insert(0) += 1;
+            responses.push(json!({"RecordId": format!("{n}-{i}")}));
+        }
+    }
+    seen.failed_entries += failed;
+    let out = json!({"FailedPutCount": failed, "Encrypted": false, "RequestResponses": responses});
+    ([("content-type", "application/x-amz-json-1.1")], out.to_string()).into_response()
+}
