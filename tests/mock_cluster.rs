@@ -1,0 +1,100 @@
+//! The consumer logic in-process against rdkafka's MockCluster (librdkafka's built-in mock
+//! broker): fast, no external process. Valid records reach the file sink, invalid ones the
+//! rejects topic, and after shutdown the committed offsets equal the end of every partition.
+
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, clippy::expect_used)] // test code
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{committed, produce_all, read_topic};
+use playstream::pipeline::sink::SinkSpec;
+use playstream::pipeline::{Validator, ValidatorConfig};
+use playstream::validate::corpus::{Mix, corpus};
+use playstream::validate::{Catalog, LocalSchemas, SchemaSource};
+use rdkafka::mocking::MockCluster;
+
+fn lines_in(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "ndjson") {
+                out.extend(std::fs::read_to_string(&p).unwrap().lines().map(str::to_string));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn validator_on_mock_cluster() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("raw", 3, 1).unwrap();
+    cluster.create_topic("rejects", 1, 1).unwrap();
+    let bootstrap = cluster.bootstrap_servers();
+
+    let catalog = Arc::new(Catalog::embedded());
+    let source: Arc<dyn SchemaSource> = Arc::new(LocalSchemas::new(catalog).unwrap());
+    let ts = playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros() - 60_000_000);
+    let records = corpus(2000, 3, Mix::default(), &ts, source.as_ref());
+    let payload: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
+    let b = bootstrap.clone();
+    let produced = tokio::task::spawn_blocking(move || produce_all(&b, "raw", &payload)).await.unwrap();
+    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+    for (p, o) in &produced {
+        let e = ends.entry(*p).or_insert(0);
+        *e = (*e).max(o + 1);
+    }
+
+    let dir = std::env::temp_dir().join(format!("playstream-mock-{}", common::free_port()));
+    let config = ValidatorConfig {
+        brokers: bootstrap.clone(),
+        group: "mock".into(),
+        raw_topic: "raw".into(),
+        rejects_topic: "rejects".into(),
+        kafka_options: vec![],
+        sink: SinkSpec::File(dir.clone()),
+        max_future: Duration::from_secs(86_400),
+        linger: Duration::from_millis(20),
+        max_in_flight_per_partition: 300,
+        concurrent_batches: 2,
+        commit_interval: Duration::from_millis(100),
+        drain_timeout: Duration::from_secs(5),
+    };
+    let validator = Validator::new(config, source).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(validator.run(async {
+        let _ = stopped.await;
+    }));
+
+    let want: HashSet<String> = records.iter().filter_map(|r| r.event_id.clone()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: HashSet<String> = lines_in(&dir)
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+            .collect();
+        if got == want {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{} of {} delivered", got.len(), want.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let invalid = records.iter().filter(|r| r.invalid).count();
+    let b = bootstrap.clone();
+    let rejects = tokio::task::spawn_blocking(move || read_topic(&b, "rejects", 1, invalid, Duration::from_secs(30))).await.unwrap();
+    assert_eq!(rejects.len(), invalid);
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+    let b = bootstrap.clone();
+    let commits = tokio::task::spawn_blocking(move || committed(&b, "mock", "raw", 3)).await.unwrap();
+    assert_eq!(commits, ends, "committed offsets equal the end of every partition");
+    std::fs::remove_dir_all(dir).unwrap();
+}
