@@ -50,9 +50,14 @@ struct State {
 
 /// Starts the fake on a free port in a background runtime; returns its URL and its log.
 pub fn start(faults: Faults) -> (String, Arc<Mutex<Seen>>) {
+    start_on("127.0.0.1:0", faults)
+}
+
+/// Like [`start`], on a given address.
+pub fn start_on(addr: &str, faults: Faults) -> (String, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let state = State { faults, seen: seen.clone() };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind(addr).unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {

@@ -1,0 +1,194 @@
+//! Ingest load benchmark on this machine, broker included (tansu from .venv):
+//!
+//! 1. ceiling: a bare rdkafka producer (acks=all, idempotent, lz4 — the service's settings)
+//!    pushing the same events to the same broker;
+//! 2. 500-event batches over HTTP from concurrent clients: events/s, and the ratio to (1);
+//! 3. single-event requests at a fixed (open-loop) rate of 10,000 req/s: achieved rate and
+//!    p50/p99 latency (measured from the scheduled send time, so queueing counts).
+//!
+//! Run: `cargo bench --bench ingest` after `scripts/test.sh` has built .venv.
+//! Knobs: `PLAYSTREAM_BENCH_BATCH_EVENTS` (500000), `PLAYSTREAM_BENCH_RATE` (10000),
+//! `PLAYSTREAM_BENCH_SECONDS` (5).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use playstream::ingest::auth::Limit;
+use playstream::ingest::{IngestConfig, serve};
+use playstream::validate::corpus::{Mix, corpus};
+use playstream::validate::{Catalog, LocalSchemas};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+const KEY: &str = "bench-key-0123456789abcdef";
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let total = env_u64("PLAYSTREAM_BENCH_BATCH_EVENTS", 500_000) as usize;
+    let rate = env_u64("PLAYSTREAM_BENCH_RATE", 10_000);
+    let secs = env_u64("PLAYSTREAM_BENCH_SECONDS", 5);
+    let broker = common::Broker::start();
+    broker.create_topic("ingest-ceiling", 4);
+    broker.create_topic("ingest-bench", 4);
+    let source = LocalSchemas::new(Arc::new(Catalog::embedded())).unwrap();
+    let ts = playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros());
+    let events: Vec<(String, Vec<u8>)> = corpus(20_000, 5, Mix { avro_pct: 0, invalid_pct: 0, users: 5000 }, &ts, &source)
+        .into_iter()
+        .map(|r| (r.key, r.value))
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        // 1. Ceiling.
+        let producer: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap())
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("compression.type", "lz4")
+            .set("linger.ms", "2")
+            .create()
+            .unwrap();
+        let started = Instant::now();
+        let mut futures = Vec::with_capacity(total);
+        for i in 0..total {
+            let (k, v) = &events[i % events.len()];
+            loop {
+                match producer.send_result(FutureRecord::to("ingest-ceiling").key(k.as_str()).payload(v.as_slice())) {
+                    Ok(f) => {
+                        futures.push(f);
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            }
+        }
+        for f in futures {
+            f.await.unwrap().unwrap();
+        }
+        let ceiling = total as f64 / started.elapsed().as_secs_f64();
+        println!("ceiling (bare rdkafka producer, acks=all, idempotent): {ceiling:.0} events/s");
+
+        // The service, in-process.
+        let dir = std::env::temp_dir().join(format!("playstream-ingest-bench-{}", common::free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keys"), format!("bench:{KEY}\n")).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = IngestConfig {
+            brokers: broker.bootstrap(),
+            topic: "ingest-bench".into(),
+            api_keys_file: Some(dir.join("keys")),
+            no_auth: false,
+            kafka_options: vec![],
+            produce_timeout: Duration::from_secs(10),
+            limit: Limit { rate: 0.0, burst: 0.0 },
+            cors_origins: vec![],
+        };
+        tokio::spawn(serve(config, listener, std::future::pending()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let url: hyper::Uri = format!("http://{addr}/v1/events").parse().unwrap();
+        let post = move |body: Bytes| {
+            let req = hyper::Request::post(url.clone())
+                .header("content-type", "application/json")
+                .header("authorization", format!("Bearer {KEY}"))
+                .body(Full::new(body))
+                .unwrap();
+            let client = client.clone();
+            async move {
+                let resp = client.request(req).await.unwrap();
+                let status = resp.status().as_u16();
+                let _ = resp.into_body().collect().await;
+                status
+            }
+        };
+
+        // 2. 500-event batches from 8 concurrent clients.
+        let batches: Vec<Bytes> = events
+            .chunks(500)
+            .map(|c| {
+                let mut b = b"[".to_vec();
+                for (i, (_, v)) in c.iter().enumerate() {
+                    if i > 0 {
+                        b.push(b',');
+                    }
+                    b.extend_from_slice(v);
+                }
+                b.push(b']');
+                Bytes::from(b)
+            })
+            .collect();
+        let n_batches = total / 500;
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let started = Instant::now();
+        let mut workers = Vec::new();
+        for _ in 0..8 {
+            let next = next.clone();
+            let batches = batches.clone();
+            let post = post.clone();
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n_batches {
+                        break;
+                    }
+                    assert_eq!(post(batches[i % batches.len()].clone()).await, 202);
+                }
+            }));
+        }
+        for w in workers {
+            w.await.unwrap();
+        }
+        let batch_rate = (n_batches * 500) as f64 / started.elapsed().as_secs_f64();
+        println!("500-event batches over HTTP: {batch_rate:.0} events/s = {:.0} % of the ceiling", 100.0 * batch_rate / ceiling);
+
+        // 3. Single events at a fixed rate.
+        let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
+        let count = (rate * secs) as usize;
+        let bodies: Vec<Bytes> = events.iter().map(|(_, v)| Bytes::from(v.clone())).collect();
+        let start = Instant::now() + Duration::from_millis(50);
+        let mut handles = Vec::with_capacity(count);
+        for i in 0..count {
+            let scheduled = start + interval * i as u32;
+            tokio::time::sleep_until(scheduled.into()).await;
+            let post = post.clone();
+            let body = bodies[i % bodies.len()].clone();
+            handles.push(tokio::spawn(async move {
+                let status = post(body).await;
+                (status, scheduled.elapsed())
+            }));
+        }
+        let mut latencies = Vec::with_capacity(count);
+        let mut ok = 0;
+        for h in handles {
+            let (status, l) = h.await.unwrap();
+            ok += usize::from(status == 202);
+            latencies.push(l);
+        }
+        let achieved = count as f64 / (start.elapsed().as_secs_f64());
+        latencies.sort();
+        println!(
+            "single events at {rate} req/s for {secs} s: {ok}/{count} accepted, achieved {achieved:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+            percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+            latencies.last().unwrap().as_secs_f64() * 1e3,
+        );
+    });
+}

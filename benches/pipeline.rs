@@ -1,0 +1,139 @@
+//! Validator throughput on the local broker next to its ceiling, in the same run:
+//!
+//! 1. a do-nothing rdkafka consumer reads the topic (the ceiling: Kafka fetch on this machine);
+//! 2. the real validator (in-process, same code as `playstream validate`) consumes the same
+//!    topic, validates, batches and delivers to a local endpoint speaking the Firehose
+//!    protocol with a configurable response delay (`PLAYSTREAM_BENCH_FIREHOSE_DELAY_MS`,
+//!    default 20 ms), produces rejects to Kafka and commits offsets.
+//!
+//! Prints events/s for both and the ratio. Run: `bash scripts/bench-pipeline.sh` (needs .venv from `scripts/test.sh`
+//! for the tansu broker). Record count: `PLAYSTREAM_BENCH_RECORDS` (200000).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../tests/support/fake_firehose.rs"]
+mod fake_firehose;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use playstream::pipeline::sink::SinkSpec;
+use playstream::pipeline::{Validator, ValidatorConfig};
+use playstream::validate::corpus::{Mix, corpus};
+use playstream::validate::{Catalog, LocalSchemas, SchemaSource};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn counter(registry: &prometheus::Registry, name: &str) -> f64 {
+    registry
+        .gather()
+        .iter()
+        .filter(|f| f.name() == name)
+        .flat_map(|f| f.get_metric().iter().map(|m| m.get_counter().get_value()))
+        .sum()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let n = env_u64("PLAYSTREAM_BENCH_RECORDS", 200_000) as usize;
+    let delay = env_u64("PLAYSTREAM_BENCH_FIREHOSE_DELAY_MS", 20);
+    let partitions = 4;
+    let broker = common::Broker::start();
+    broker.create_topic("bench-raw", partitions);
+    broker.create_topic("bench-rejects", 1);
+    let catalog = Arc::new(Catalog::embedded());
+    let source: Arc<dyn SchemaSource> = Arc::new(LocalSchemas::new(catalog).unwrap());
+    let ts = playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros() - 60_000_000);
+    let records = corpus(n, 99, Mix::default(), &ts, source.as_ref());
+    let payload: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
+    let bytes: usize = payload.iter().map(|(_, v)| v.len()).sum();
+    println!("producing {n} records ({} MB) to a {partitions}-partition topic ...", bytes / 1_000_000);
+    common::produce_all(&broker.bootstrap(), "bench-raw", &payload);
+
+    // 1. Ceiling: a do-nothing consumer, partitions assigned directly (no group join).
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "bench-ceiling")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions as i32 {
+        tpl.add_partition_offset("bench-raw", p, rdkafka::Offset::Beginning).unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut got = 0usize;
+    let mut started = None;
+    while got < n {
+        if let Some(Ok(_)) = c.poll(Duration::from_millis(500)) {
+            started.get_or_insert_with(Instant::now);
+            got += 1;
+        }
+    }
+    let ceiling = n as f64 / started.unwrap().elapsed().as_secs_f64();
+    drop(c);
+    println!("ceiling (do-nothing consumer): {ceiling:.0} events/s");
+
+    // 2. The validator against a fast Firehose-protocol endpoint.
+    // The AWS SDK takes the endpoint from AWS_ENDPOINT_URL (scripts/bench-pipeline.sh sets it).
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("run via scripts/bench-pipeline.sh (sets AWS_ENDPOINT_URL)");
+    let addr = endpoint.trim_start_matches("http://").to_string();
+    let (_url, _seen) = fake_firehose::start_on(&addr, fake_firehose::Faults {
+        entry_fail_pct: 0,
+        throttle_every: 0,
+        error_every: 0,
+        max_delay_ms: delay,
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    let config = ValidatorConfig {
+        brokers: broker.bootstrap(),
+        group: "bench-validator".into(),
+        raw_topic: "bench-raw".into(),
+        rejects_topic: "bench-rejects".into(),
+        kafka_options: vec![("session.timeout.ms".into(), "6000".into())],
+        sink: SinkSpec::Firehose("bench".into()),
+        max_future: Duration::from_secs(86_400),
+        linger: Duration::from_millis(50),
+        max_in_flight_per_partition: 20_000,
+        concurrent_batches: 8,
+        commit_interval: Duration::from_secs(1),
+        drain_timeout: Duration::from_secs(10),
+    };
+    let validator = Validator::new(config, source).unwrap();
+    let registry = validator.registry();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let elapsed = rt.block_on(async move {
+        let run = tokio::spawn(validator.run(async {
+            let _ = stopped.await;
+        }));
+        let mut first: Option<Instant> = None;
+        loop {
+            let consumed = counter(&registry, "playstream_records_consumed_total");
+            if consumed > 0.0 {
+                first.get_or_insert_with(Instant::now);
+            }
+            let done = counter(&registry, "playstream_records_accepted_total")
+                + counter(&registry, "playstream_records_rejected_total");
+            if done as usize >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let elapsed = first.unwrap().elapsed();
+        stop.send(()).unwrap();
+        run.await.unwrap().unwrap();
+        elapsed
+    });
+    let validator_rate = n as f64 / elapsed.as_secs_f64();
+    println!(
+        "validator (fake Firehose endpoint, {delay} ms per call, 8 calls in flight): {validator_rate:.0} events/s"
+    );
+    println!("ratio: {:.0} % of the ceiling (target >= 50 %)", 100.0 * validator_rate / ceiling);
+}
