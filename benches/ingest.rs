@@ -50,10 +50,11 @@ fn main() {
     broker.create_topic("ingest-bench", 4);
     let source = LocalSchemas::new(Arc::new(Catalog::embedded())).unwrap();
     let ts = playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros());
-    let events: Vec<(String, Vec<u8>)> = corpus(20_000, 5, Mix { avro_pct: 0, invalid_pct: 0, users: 5000 }, &ts, &source)
-        .into_iter()
-        .map(|r| (r.key, r.value))
-        .collect();
+    let events: Vec<(String, Vec<u8>)> =
+        corpus(20_000, 5, Mix { avro_pct: 0, invalid_pct: 0, users: 5000 }, &ts, &source)
+            .into_iter()
+            .map(|r| (r.key, r.value))
+            .collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         // 1. Ceiling.

@@ -50,7 +50,9 @@ fn main() {
     broker.create_topic("bench-rejects", 1);
     let catalog = Arc::new(Catalog::embedded());
     let source: Arc<dyn SchemaSource> = Arc::new(LocalSchemas::new(catalog).unwrap());
-    let ts = playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros() - 60_000_000);
+    let ts = playstream::validate::time::to_rfc3339(
+        playstream::validate::Context::now().now_micros() - 60_000_000,
+    );
     let records = corpus(n, 99, Mix::default(), &ts, source.as_ref());
     let payload: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
     let bytes: usize = payload.iter().map(|(_, v)| v.len()).sum();
@@ -83,14 +85,13 @@ fn main() {
 
     // 2. The validator against a fast Firehose-protocol endpoint.
     // The AWS SDK takes the endpoint from AWS_ENDPOINT_URL (scripts/bench-pipeline.sh sets it).
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("run via scripts/bench-pipeline.sh (sets AWS_ENDPOINT_URL)");
+    let endpoint =
+        std::env::var("AWS_ENDPOINT_URL").expect("run via scripts/bench-pipeline.sh (sets AWS_ENDPOINT_URL)");
     let addr = endpoint.trim_start_matches("http://").to_string();
-    let (_url, _seen) = fake_firehose::start_on(&addr, fake_firehose::Faults {
-        entry_fail_pct: 0,
-        throttle_every: 0,
-        error_every: 0,
-        max_delay_ms: delay,
-    });
+    let (_url, _seen) = fake_firehose::start_on(
+        &addr,
+        fake_firehose::Faults { entry_fail_pct: 0, throttle_every: 0, error_every: 0, max_delay_ms: delay },
+    );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
     let config = ValidatorConfig {
         brokers: broker.bootstrap(),
@@ -102,7 +103,7 @@ fn main() {
         max_future: Duration::from_secs(86_400),
         linger: Duration::from_millis(50),
         max_in_flight_per_partition: 20_000,
-        concurrent_batches: 8,
+        concurrent_batches: env_u64("PLAYSTREAM_BENCH_CONCURRENCY", 8) as usize,
         commit_interval: Duration::from_secs(1),
         drain_timeout: Duration::from_secs(10),
     };
@@ -133,7 +134,8 @@ fn main() {
     });
     let validator_rate = n as f64 / elapsed.as_secs_f64();
     println!(
-        "validator (fake Firehose endpoint, {delay} ms per call, 8 calls in flight): {validator_rate:.0} events/s"
+        "validator (fake Firehose endpoint, {delay} ms per call, {} calls in flight): {validator_rate:.0} events/s",
+        env_u64("PLAYSTREAM_BENCH_CONCURRENCY", 8)
     );
     println!("ratio: {:.0} % of the ceiling (target >= 50 %)", 100.0 * validator_rate / ceiling);
 }

@@ -42,7 +42,9 @@ async fn validator_on_mock_cluster() {
 
     let catalog = Arc::new(Catalog::embedded());
     let source: Arc<dyn SchemaSource> = Arc::new(LocalSchemas::new(catalog).unwrap());
-    let ts = playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros() - 60_000_000);
+    let ts = playstream::validate::time::to_rfc3339(
+        playstream::validate::Context::now().now_micros() - 60_000_000,
+    );
     let records = corpus(2000, 3, Mix::default(), &ts, source.as_ref());
     let payload: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
     let b = bootstrap.clone();
@@ -79,7 +81,12 @@ async fn validator_on_mock_cluster() {
     loop {
         let got: HashSet<String> = lines_in(&dir)
             .iter()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"].as_str().unwrap().to_string())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect();
         if got == want {
             break;
@@ -89,7 +96,10 @@ async fn validator_on_mock_cluster() {
     }
     let invalid = records.iter().filter(|r| r.invalid).count();
     let b = bootstrap.clone();
-    let rejects = tokio::task::spawn_blocking(move || read_topic(&b, "rejects", 1, invalid, Duration::from_secs(30))).await.unwrap();
+    let rejects =
+        tokio::task::spawn_blocking(move || read_topic(&b, "rejects", 1, invalid, Duration::from_secs(30)))
+            .await
+            .unwrap();
     assert_eq!(rejects.len(), invalid);
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();

@@ -255,6 +255,9 @@ impl Validator {
         let mut commit_tick = tokio::time::interval(config.commit_interval);
         let mut resume_tick = tokio::time::interval(Duration::from_millis(20));
         let max_future = i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX);
+        let mut ctx = Context::now();
+        ctx.max_future_micros = max_future;
+        let mut clock = Instant::now();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -300,8 +303,12 @@ impl Validator {
                             }
                         }
                     }
-                    let mut ctx = Context::now();
-                    ctx.max_future_micros = max_future;
+                    // "Now" is refreshed every millisecond, not per record (formatting it costs).
+                    if clock.elapsed() >= Duration::from_millis(1) {
+                        ctx = Context::now();
+                        ctx.max_future_micros = max_future;
+                        clock = Instant::now();
+                    }
                     match decide(&record, &ctx, schemas.as_ref()).await {
                         Verdict::Accepted(line) => {
                             if tx.send((line, Ticket { partition: p, offset })).await.is_err() {
@@ -390,26 +397,39 @@ async fn batch_loop(
     let concurrency = concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut batcher = Batcher::new(linger);
+    let mut incoming = Vec::with_capacity(1024);
+    // One timer, re-armed only when the open batch's deadline changes (not per record).
+    let timer = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
-        let next = match batcher.deadline() {
-            Some(deadline) => tokio::select! {
-                r = rx.recv() => Some(r),
-                () = tokio::time::sleep_until(deadline.into()) => None,
-            },
-            None => Some(rx.recv().await),
-        };
-        let ready = match next {
-            Some(Some((line, ticket))) => batcher.push(line, ticket, Instant::now()),
-            Some(None) => {
-                if let Some(b) = batcher.take() {
+        if batcher.deadline() != armed {
+            armed = batcher.deadline();
+            if let Some(d) = armed {
+                timer.as_mut().reset(d.into());
+            }
+        }
+        tokio::select! {
+            n = rx.recv_many(&mut incoming, 1024) => {
+                if n == 0 {
+                    if let Some(b) = batcher.take() {
+                        dispatch(b, &sink, &shared, &permits).await;
+                    }
+                    break;
+                }
+                let now = Instant::now();
+                for (line, ticket) in incoming.drain(..) {
+                    if let Some(b) = batcher.push(line, ticket, now) {
+                        dispatch(b, &sink, &shared, &permits).await;
+                    }
+                }
+            }
+            () = &mut timer, if armed.is_some() => {
+                if let Some(b) = batcher.take_due(Instant::now()) {
                     dispatch(b, &sink, &shared, &permits).await;
                 }
-                break;
+                armed = None;
             }
-            None => batcher.take_due(Instant::now()),
-        };
-        if let Some(b) = ready {
-            dispatch(b, &sink, &shared, &permits).await;
         }
     }
     let _ = permits.acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX)).await;
