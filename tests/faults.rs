@@ -10,7 +10,7 @@ mod common;
 #[path = "support/fake_firehose.rs"]
 mod fake_firehose;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,11 +38,7 @@ fn partial_failures_throttling_and_errors_lose_and_duplicate_nothing() {
         "raw-faults",
         &records.iter().map(|r| (r.key.clone(), r.value.clone())).collect::<Vec<_>>(),
     );
-    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
-    for (p, o) in &produced {
-        let e = ends.entry(*p).or_insert(0);
-        *e = (*e).max(o + 1);
-    }
+    let ends = common::partition_ends(&produced);
     // Small batches so that many calls (and so many faults) happen.
     let mut validator = start_validator(
         &broker.bootstrap(),

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,11 +49,7 @@ async fn validator_on_mock_cluster() {
     let payload: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key.clone(), r.value.clone())).collect();
     let b = bootstrap.clone();
     let produced = tokio::task::spawn_blocking(move || produce_all(&b, "raw", &payload)).await.unwrap();
-    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
-    for (p, o) in &produced {
-        let e = ends.entry(*p).or_insert(0);
-        *e = (*e).max(o + 1);
-    }
+    let ends = common::partition_ends(&produced);
 
     let dir = std::env::temp_dir().join(format!("playstream-mock-{}", common::free_port()));
     let config = ValidatorConfig {

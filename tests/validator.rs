@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,11 +34,7 @@ fn corpus_reaches_s3_and_rejects_and_offsets_are_committed() {
         "raw",
         &records.iter().map(|r| (r.key.clone(), r.value.clone())).collect::<Vec<_>>(),
     );
-    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
-    for (p, o) in &produced {
-        let e = ends.entry(*p).or_insert(0);
-        *e = (*e).max(o + 1);
-    }
+    let ends = common::partition_ends(&produced);
     let want_ids: HashSet<String> = records.iter().filter_map(|r| r.event_id.clone()).collect();
     let invalid: Vec<usize> = (0..records.len()).filter(|i| records[*i].invalid).collect();
     assert!(!invalid.is_empty() && want_ids.len() + invalid.len() == records.len());

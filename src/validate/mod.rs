@@ -28,6 +28,18 @@ pub use source::{LocalSchemas, LookupError, RegistrySchemas, SchemaSource};
 
 use decode::Decoded;
 
+/// The event types of the contract (design.md), one schema each.
+pub const EVENT_TYPES: [&str; 8] = [
+    "install",
+    "purchase",
+    "session_start",
+    "session_end",
+    "level_start",
+    "level_complete",
+    "ad_watched",
+    "achievement_unlocked",
+];
+
 /// Firehose's per-record limit: 1,000 KiB.
 pub const FIREHOSE_MAX_RECORD_BYTES: usize = 1_000 * 1024;
 

@@ -86,17 +86,8 @@ fn field_value(name: &'static str) -> BoxedStrategy<Json> {
 }
 
 fn event() -> impl Strategy<Value = Vec<u8>> {
-    let types = vec![
-        "install",
-        "purchase",
-        "session_start",
-        "session_end",
-        "level_start",
-        "level_complete",
-        "ad_watched",
-        "achievement_unlocked",
-        "bogus",
-    ];
+    let mut types = EVENT_TYPES.to_vec();
+    types.push("bogus");
     let fields = [
         "event_id",
         "timestamp",

@@ -57,16 +57,7 @@ fn base(event_type: &str) -> Json {
     e
 }
 
-const TYPES: [&str; 8] = [
-    "install",
-    "purchase",
-    "session_start",
-    "session_end",
-    "level_start",
-    "level_complete",
-    "ad_watched",
-    "achievement_unlocked",
-];
+const TYPES: [&str; 8] = EVENT_TYPES;
 
 fn run(value: &[u8]) -> Verdict {
     validate(value, &prov(), &ctx(), &source()).unwrap()

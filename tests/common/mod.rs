@@ -343,3 +343,13 @@ pub fn sigkill(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// One past the highest offset produced to each partition (what a finished consumer commits).
+pub fn partition_ends(produced: &[(i32, i64)]) -> BTreeMap<i32, i64> {
+    let mut ends = BTreeMap::new();
+    for (p, o) in produced {
+        let e = ends.entry(*p).or_insert(0);
+        *e = (*e).max(o + 1);
+    }
+    ends
+}
