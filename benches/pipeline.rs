@@ -6,7 +6,8 @@
 //!    protocol with a configurable response delay (`PLAYSTREAM_BENCH_FIREHOSE_DELAY_MS`,
 //!    default 20 ms), produces rejects to Kafka and commits offsets.
 //!
-//! Prints events/s for both and the ratio. Run: `bash scripts/bench-pipeline.sh` (needs .venv from `scripts/test.sh`
+//! Prints events/s for both and the ratio. `PLAYSTREAM_BENCH_SINK=file:///tmp/dir` uses the file
+//! sink (fsync per batch) instead of the endpoint. Run: `bash scripts/bench-pipeline.sh` (needs .venv from `scripts/test.sh`
 //! for the tansu broker). Record count: `PLAYSTREAM_BENCH_RECORDS` (200000).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
@@ -90,7 +91,13 @@ fn main() {
     let addr = endpoint.trim_start_matches("http://").to_string();
     let (_url, _seen) = fake_firehose::start_on(
         &addr,
-        fake_firehose::Faults { entry_fail_pct: 0, throttle_every: 0, error_every: 0, max_delay_ms: delay },
+        fake_firehose::Faults {
+            entry_fail_pct: 0,
+            throttle_every: 0,
+            error_every: 0,
+            max_delay_ms: delay,
+            keep_bodies: false,
+        },
     );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
     let config = ValidatorConfig {
@@ -99,7 +106,10 @@ fn main() {
         raw_topic: "bench-raw".into(),
         rejects_topic: "bench-rejects".into(),
         kafka_options: vec![("session.timeout.ms".into(), "6000".into())],
-        sink: SinkSpec::Firehose("bench".into()),
+        sink: match std::env::var("PLAYSTREAM_BENCH_SINK") {
+            Ok(dir) if dir.starts_with("file://") => dir.parse().unwrap(),
+            _ => SinkSpec::Firehose("bench".into()),
+        },
         max_future: Duration::from_secs(86_400),
         linger: Duration::from_millis(50),
         max_in_flight_per_partition: 20_000,

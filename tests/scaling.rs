@@ -58,6 +58,7 @@ fn sigkill_loses_nothing_and_sigterm_duplicates_nothing() {
         throttle_every: 0,
         error_every: 0,
         max_delay_ms: 30,
+        keep_bodies: true,
     });
     let start = |topic: &str, group: &str| {
         start_validator(
@@ -88,7 +89,7 @@ fn sigkill_loses_nothing_and_sigterm_duplicates_nothing() {
     }
     let (dups_kill, total_kill) = {
         let s = seen.lock().unwrap();
-        (s.accepted.values().map(|c| (*c - 1) as usize).sum::<usize>(), s.accepted.len())
+        (s.accepted.values().map(|(c, _, _)| (*c - 1) as usize).sum::<usize>(), s.accepted.len())
     };
     assert_eq!(total_kill, n, "nothing lost");
     // The killed replica owned at most 2 of 6 partitions, each with at most 2,000 records in
@@ -107,7 +108,7 @@ fn sigkill_loses_nothing_and_sigterm_duplicates_nothing() {
     wait_for_all(&seen, n, Duration::from_secs(120));
     sigterm(&mut f);
     let s = seen.lock().unwrap();
-    let dups_term: usize = s.accepted.values().map(|c| (*c - 1) as usize).sum();
+    let dups_term: usize = s.accepted.values().map(|(c, _, _)| (*c - 1) as usize).sum();
     assert_eq!(s.accepted.len(), n, "nothing lost");
     assert_eq!(dups_term, 0, "a SIGTERM handover must not duplicate");
     println!(

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::FutureProducer;
@@ -244,7 +245,7 @@ impl Validator {
             ),
             SinkSpec::File(dir) => Sink::File(dir.clone()),
         };
-        let (tx, rx) = mpsc::channel::<(Vec<u8>, Ticket)>(8192);
+        let (tx, rx) = mpsc::channel::<Vec<(Vec<u8>, Ticket)>>(64);
         let batcher =
             tokio::spawn(batch_loop(rx, sink, shared.clone(), config.linger, config.concurrent_batches));
         let lag = tokio::spawn(lag_loop(consumer.clone(), shared.clone()));
@@ -271,62 +272,70 @@ impl Validator {
                     resume_drained(consumer.as_ref(), &shared, &mut paused, config.max_in_flight_per_partition);
                 }
                 msg = consumer.recv() => {
-                    let m = match msg {
-                        Ok(m) => m,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "consume error");
-                            continue;
-                        }
-                    };
-                    let record = InboundRecord {
-                        origin: Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
-                        key: m.key().map(<[u8]>::to_vec),
-                        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                        headers: m
-                            .headers()
-                            .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
-                            .unwrap_or_default(),
-                    };
-                    drop(m);
-                    let (p, offset) = (record.origin.partition, record.origin.offset);
-                    let in_flight = {
-                        let mut o = shared.offsets();
-                        o.track(p, offset);
-                        o.get(p).map_or(0, |x| x.in_flight())
-                    };
-                    shared.metrics.consumed.inc();
-                    if in_flight >= config.max_in_flight_per_partition && paused.insert(p) {
-                        let mut tpl = TopicPartitionList::new();
-                        if tpl.add_partition(&config.raw_topic, p).set_offset(Offset::Offset(offset + 1)).is_ok() {
-                            if let Err(e) = consumer.pause(&tpl) {
-                                tracing::warn!(error = %e, partition = p, "pause failed");
+                    // Drain what is already fetched (up to 512) before going back to select!,
+                    // and hand accepted lines to the batcher in one message.
+                    let mut next = Some(msg);
+                    let mut drained = 0usize;
+                    let mut accepted: Vec<(Vec<u8>, Ticket)> = Vec::new();
+                    while let Some(msg) = next.take() {
+                        drained += 1;
+                        match msg {
+                            Err(e) => tracing::warn!(error = %e, "consume error"),
+                            Ok(m) => {
+                                let record = InboundRecord {
+                                    origin: Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
+                                    key: m.key().map(<[u8]>::to_vec),
+                                    value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                                    headers: m
+                                        .headers()
+                                        .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
+                                        .unwrap_or_default(),
+                                };
+                                drop(m);
+                                let (p, offset) = (record.origin.partition, record.origin.offset);
+                                let in_flight = {
+                                    let mut o = shared.offsets();
+                                    o.track(p, offset);
+                                    o.get(p).map_or(0, |x| x.in_flight())
+                                };
+                                shared.metrics.consumed.inc();
+                                if in_flight >= config.max_in_flight_per_partition && paused.insert(p) {
+                                    let mut tpl = TopicPartitionList::new();
+                                    if tpl.add_partition(&config.raw_topic, p).set_offset(Offset::Offset(offset + 1)).is_ok() {
+                                        if let Err(e) = consumer.pause(&tpl) {
+                                            tracing::warn!(error = %e, partition = p, "pause failed");
+                                        }
+                                    }
+                                }
+                                // "Now" is refreshed every millisecond, not per record (formatting it costs).
+                                if clock.elapsed() >= Duration::from_millis(1) {
+                                    ctx = Context::now();
+                                    ctx.max_future_micros = max_future;
+                                    clock = Instant::now();
+                                }
+                                match decide(&record, &ctx, schemas.as_ref()).await {
+                                    Verdict::Accepted(line) => accepted.push((line, Ticket { partition: p, offset })),
+                                    Verdict::Rejected(reject) => {
+                                        let producer: FutureProducer = rejects_producer.clone();
+                                        let topic = config.rejects_topic.clone();
+                                        let shared = shared.clone();
+                                        let at = String::from_utf8_lossy(ctx.stamp()).into_owned();
+                                        tokio::spawn(async move {
+                                            rejects::send(&producer, &topic, &record, &reject, &at).await;
+                                            shared.metrics.rejected.with_label_values(&[reject.code.code()]).inc();
+                                            shared.ack(p, offset);
+                                        });
+                                    }
+                                }
                             }
                         }
-                    }
-                    // "Now" is refreshed every millisecond, not per record (formatting it costs).
-                    if clock.elapsed() >= Duration::from_millis(1) {
-                        ctx = Context::now();
-                        ctx.max_future_micros = max_future;
-                        clock = Instant::now();
-                    }
-                    match decide(&record, &ctx, schemas.as_ref()).await {
-                        Verdict::Accepted(line) => {
-                            if tx.send((line, Ticket { partition: p, offset })).await.is_err() {
-                                tracing::error!("batcher stopped; shutting down");
-                                break;
-                            }
+                        if drained < 512 && paused.is_empty() {
+                            next = consumer.recv().now_or_never();
                         }
-                        Verdict::Rejected(reject) => {
-                            let producer: FutureProducer = rejects_producer.clone();
-                            let topic = config.rejects_topic.clone();
-                            let shared = shared.clone();
-                            let at = String::from_utf8_lossy(ctx.stamp()).into_owned();
-                            tokio::spawn(async move {
-                                rejects::send(&producer, &topic, &record, &reject, &at).await;
-                                shared.metrics.rejected.with_label_values(&[reject.code.code()]).inc();
-                                shared.ack(p, offset);
-                            });
-                        }
+                    }
+                    if !accepted.is_empty() && tx.send(accepted).await.is_err() {
+                        tracing::error!("batcher stopped; shutting down");
+                        break;
                     }
                 }
             }
@@ -388,7 +397,7 @@ fn resume_drained(consumer: &StreamConsumer<Ctx>, shared: &Shared, paused: &mut 
 }
 
 async fn batch_loop(
-    mut rx: mpsc::Receiver<(Vec<u8>, Ticket)>,
+    mut rx: mpsc::Receiver<Vec<(Vec<u8>, Ticket)>>,
     sink: Sink,
     shared: Arc<Shared>,
     linger: Duration,
@@ -397,7 +406,7 @@ async fn batch_loop(
     let concurrency = concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut batcher = Batcher::new(linger);
-    let mut incoming = Vec::with_capacity(1024);
+    let mut incoming = Vec::with_capacity(64);
     // One timer, re-armed only when the open batch's deadline changes (not per record).
     let timer = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(timer);
@@ -410,7 +419,7 @@ async fn batch_loop(
             }
         }
         tokio::select! {
-            n = rx.recv_many(&mut incoming, 1024) => {
+            n = rx.recv_many(&mut incoming, 64) => {
                 if n == 0 {
                     if let Some(b) = batcher.take() {
                         dispatch(b, &sink, &shared, &permits).await;
@@ -418,7 +427,7 @@ async fn batch_loop(
                     break;
                 }
                 let now = Instant::now();
-                for (line, ticket) in incoming.drain(..) {
+                for (line, ticket) in incoming.drain(..).flatten() {
                     if let Some(b) = batcher.push(line, ticket, now) {
                         dispatch(b, &sink, &shared, &permits).await;
                     }

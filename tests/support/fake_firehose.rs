@@ -26,6 +26,8 @@ pub struct Faults {
     pub error_every: u64,
     /// Added latency per call, milliseconds (uniform 0..=this).
     pub max_delay_ms: u64,
+    /// Keep every accepted body (tests); off, only counts are kept (benchmarks).
+    pub keep_bodies: bool,
 }
 
 /// What the fake saw.
@@ -35,8 +37,12 @@ pub struct Seen {
     pub throttled: u64,
     pub errors: u64,
     pub failed_entries: u64,
-    /// Accepted record body -> times accepted.
-    pub accepted: HashMap<Vec<u8>, u32>,
+    /// Accepted event_id -> (times accepted, source partition, source offset of the last copy).
+    /// Keyed by event_id, not by bytes: a record validated again after a crash carries a new
+    /// `_meta.validated_at` but is the same event.
+    pub accepted: HashMap<String, (u32, i32, i64)>,
+    /// Records accepted (counted even when bodies are not kept).
+    pub accepted_count: u64,
     /// Most records seen in one call, and most bytes.
     pub max_records: usize,
     pub max_bytes: usize,
@@ -118,7 +124,16 @@ async fn handle(state: State, headers: HeaderMap, body: Bytes) -> Response {
             responses
                 .push(json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "entry failed"}));
         } else {
-            *seen.accepted.entry(r).or_insert(0) += 1;
+            seen.accepted_count += 1;
+            if f.keep_bodies {
+                let v: Value = serde_json::from_slice(&r).expect("a JSON line");
+                let id = v["event_id"].as_str().expect("event_id").to_string();
+                let src = &v["_meta"]["source"];
+                let (p, o) =
+                    (src["partition"].as_i64().unwrap_or(-1) as i32, src["offset"].as_i64().unwrap_or(-1));
+                let e = seen.accepted.entry(id).or_insert((0, p, o));
+                e.0 += 1;
+            }
             responses.push(json!({"RecordId": format!("{n}-{i}")}));
         }
     }
