@@ -125,10 +125,14 @@ fn main() {
             let _ = stopped.await;
         }));
         let mut first: Option<Instant> = None;
+        let mut all_read: Option<Duration> = None;
         loop {
             let consumed = counter(&registry, "playstream_records_consumed_total");
             if consumed > 0.0 {
                 first.get_or_insert_with(Instant::now);
+            }
+            if consumed as usize >= n && all_read.is_none() {
+                all_read = first.map(|f| f.elapsed());
             }
             let done = counter(&registry, "playstream_records_accepted_total")
                 + counter(&registry, "playstream_records_rejected_total");
@@ -138,6 +142,9 @@ fn main() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let elapsed = first.unwrap().elapsed();
+        if let Some(read) = all_read {
+            println!("  (all records read after {read:.2?}; all delivered after {elapsed:.2?})");
+        }
         stop.send(()).unwrap();
         run.await.unwrap().unwrap();
         elapsed

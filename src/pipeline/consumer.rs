@@ -25,7 +25,7 @@ use super::offsets::Offsets;
 use super::rejects;
 use super::sink::{Sink, SinkSpec};
 use crate::event::{HEADER_RECEIVED_AT, InboundRecord, Origin};
-use crate::validate::{Context, Provenance, SchemaSource, Verdict, time, validate};
+use crate::validate::{Context, Provenance, SchemaSource, Verdict, time, validate, validate_into};
 
 /// Errors that stop the validator; none is retryable without a configuration change.
 #[derive(Debug, thiserror::Error)]
@@ -282,17 +282,7 @@ impl Validator {
                         match msg {
                             Err(e) => tracing::warn!(error = %e, "consume error"),
                             Ok(m) => {
-                                let record = InboundRecord {
-                                    origin: Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
-                                    key: m.key().map(<[u8]>::to_vec),
-                                    value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                                    headers: m
-                                        .headers()
-                                        .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
-                                        .unwrap_or_default(),
-                                };
-                                drop(m);
-                                let (p, offset) = (record.origin.partition, record.origin.offset);
+                                let (p, offset) = (m.partition(), m.offset());
                                 let in_flight = {
                                     let mut o = shared.offsets();
                                     o.track(p, offset);
@@ -313,9 +303,32 @@ impl Validator {
                                     ctx.max_future_micros = max_future;
                                     clock = Instant::now();
                                 }
-                                match decide(&record, &ctx, schemas.as_ref()).await {
-                                    Verdict::Accepted(line) => accepted.push((line, Ticket { partition: p, offset })),
-                                    Verdict::Rejected(reject) => {
+                                // Validate straight from the fetched message; copy it only to reject it.
+                                let received_at = m
+                                    .headers()
+                                    .and_then(|h| h.iter().find(|x| x.key == HEADER_RECEIVED_AT).and_then(|x| x.value))
+                                    .and_then(|v| std::str::from_utf8(v).ok())
+                                    .and_then(time::parse_rfc3339);
+                                let prov = Provenance { topic: m.topic(), partition: p, offset, received_at };
+                                let value = m.payload().unwrap_or_default();
+                                let mut line = Vec::with_capacity(value.len() + 320);
+                                let verdict = match validate_into(value, &prov, &ctx, schemas.as_ref(), &mut line) {
+                                    Ok(Ok(())) => Ok(Verdict::Accepted(line)),
+                                    Ok(Err(reject)) => Ok(Verdict::Rejected(reject)),
+                                    Err(_) => Err(()),
+                                };
+                                let needs_copy = !matches!(verdict, Ok(Verdict::Accepted(_)));
+                                let record = needs_copy.then(|| owned(&m));
+                                drop(m);
+                                let verdict = match (verdict, &record) {
+                                    (Ok(v), _) => v,
+                                    // The schema registry is unavailable: wait it out.
+                                    (Err(()), Some(r)) => decide(r, &ctx, schemas.as_ref()).await,
+                                    (Err(()), None) => continue, // not reached: a failed lookup always copies
+                                };
+                                match (verdict, record) {
+                                    (Verdict::Accepted(line), _) => accepted.push((line, Ticket { partition: p, offset })),
+                                    (Verdict::Rejected(reject), Some(record)) => {
                                         let producer: FutureProducer = rejects_producer.clone();
                                         let topic = config.rejects_topic.clone();
                                         let shared = shared.clone();
@@ -326,6 +339,7 @@ impl Validator {
                                             shared.ack(p, offset);
                                         });
                                     }
+                                    (Verdict::Rejected(_), None) => {}
                                 }
                             }
                         }
@@ -351,6 +365,19 @@ impl Validator {
         consumer.unsubscribe();
         tracing::info!("validator stopped; left the group");
         Ok(())
+    }
+}
+
+/// An owned copy of a fetched message (for the rejects topic, or to wait out the registry).
+fn owned<M: Message>(m: &M) -> InboundRecord {
+    InboundRecord {
+        origin: Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
+        key: m.key().map(<[u8]>::to_vec),
+        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        headers: m
+            .headers()
+            .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
+            .unwrap_or_default(),
     }
 }
 
