@@ -32,6 +32,20 @@ pub const HEADER_RECEIVED_AT: &str = "ingest.received_at";
 pub const HEADER_KEY_ID: &str = "ingest.key_id";
 
 impl InboundRecord {
+    /// An owned copy of a record fetched from Kafka.
+    pub fn from_message<M: rdkafka::message::Message>(m: &M) -> InboundRecord {
+        use rdkafka::message::Headers;
+        InboundRecord {
+            origin: Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers: m
+                .headers()
+                .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
+                .unwrap_or_default(),
+        }
+    }
+
     /// The first header with this name, if present and not null.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())

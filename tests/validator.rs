@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Broker, Moto, committed, free_port, produce_all, read_topic, sigterm, start_validator};
+use common::{Broker, Moto, committed, free_port, header, produce_all, read_topic, sigterm, start_validator};
 use playstream::validate::corpus::{Mix, corpus};
 use playstream::validate::{Catalog, LocalSchemas};
 
@@ -84,17 +84,17 @@ fn corpus_reaches_s3_and_rejects_and_offsets_are_committed() {
     // Rejects: every invalid record, original bytes, code and source headers.
     assert_eq!(rejects.len(), invalid.len(), "one reject per invalid record");
     for r in &rejects {
-        let partition: i32 = r.header("reject.source.partition").unwrap().parse().unwrap();
-        let offset: i64 = r.header("reject.source.offset").unwrap().parse().unwrap();
+        let partition: i32 = header(r, "reject.source.partition").unwrap().parse().unwrap();
+        let offset: i64 = header(r, "reject.source.offset").unwrap().parse().unwrap();
         let rec = &records[by_origin[&(partition, offset)]];
         assert!(rec.invalid);
         assert_eq!(r.value, rec.value, "original bytes");
         assert_eq!(r.key.as_deref(), Some(rec.key.as_bytes()));
-        assert_eq!(r.header("reject.source.topic").as_deref(), Some("raw"));
-        let code = r.header("reject.reason").unwrap();
+        assert_eq!(header(r, "reject.source.topic").as_deref(), Some("raw"));
+        let code = header(r, "reject.reason").unwrap();
         assert!(playstream::validate::RejectCode::from_code(&code).is_some(), "{code}");
-        assert!(!r.header("reject.detail").unwrap().is_empty());
-        assert!(r.header("reject.validator").unwrap().starts_with("playstream/"));
+        assert!(!header(r, "reject.detail").unwrap().is_empty());
+        assert!(header(r, "reject.validator").unwrap().starts_with("playstream/"));
     }
 
     // Offsets: committed = end of every partition.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{Semaphore, mpsc};
@@ -24,8 +24,8 @@ use super::metrics::Metrics;
 use super::offsets::Offsets;
 use super::rejects;
 use super::sink::{Sink, SinkSpec};
-use crate::event::{HEADER_RECEIVED_AT, InboundRecord, Origin};
-use crate::validate::{Context, Provenance, SchemaSource, Verdict, time, validate, validate_into};
+use crate::event::{HEADER_RECEIVED_AT, InboundRecord};
+use crate::validate::{Context, Provenance, SchemaSource, Verdict, time, validate};
 
 /// Errors that stop the validator; none is retryable without a configuration change.
 #[derive(Debug, thiserror::Error)]
@@ -303,32 +303,11 @@ impl Validator {
                                     ctx.max_future_micros = max_future;
                                     clock = Instant::now();
                                 }
-                                // Validate straight from the fetched message; copy it only to reject it.
-                                let received_at = m
-                                    .headers()
-                                    .and_then(|h| h.iter().find(|x| x.key == HEADER_RECEIVED_AT).and_then(|x| x.value))
-                                    .and_then(|v| std::str::from_utf8(v).ok())
-                                    .and_then(time::parse_rfc3339);
-                                let prov = Provenance { topic: m.topic(), partition: p, offset, received_at };
-                                let value = m.payload().unwrap_or_default();
-                                let mut line = Vec::with_capacity(value.len() + 320);
-                                let verdict = match validate_into(value, &prov, &ctx, schemas.as_ref(), &mut line) {
-                                    Ok(Ok(())) => Ok(Verdict::Accepted(line)),
-                                    Ok(Err(reject)) => Ok(Verdict::Rejected(reject)),
-                                    Err(_) => Err(()),
-                                };
-                                let needs_copy = !matches!(verdict, Ok(Verdict::Accepted(_)));
-                                let record = needs_copy.then(|| owned(&m));
+                                let record = InboundRecord::from_message(&m);
                                 drop(m);
-                                let verdict = match (verdict, &record) {
-                                    (Ok(v), _) => v,
-                                    // The schema registry is unavailable: wait it out.
-                                    (Err(()), Some(r)) => decide(r, &ctx, schemas.as_ref()).await,
-                                    (Err(()), None) => continue, // not reached: a failed lookup always copies
-                                };
-                                match (verdict, record) {
-                                    (Verdict::Accepted(line), _) => accepted.push((line, Ticket { partition: p, offset })),
-                                    (Verdict::Rejected(reject), Some(record)) => {
+                                match decide(&record, &ctx, schemas.as_ref()).await {
+                                    Verdict::Accepted(line) => accepted.push((line, Ticket { partition: p, offset })),
+                                    Verdict::Rejected(reject) => {
                                         let producer: FutureProducer = rejects_producer.clone();
                                         let topic = config.rejects_topic.clone();
                                         let shared = shared.clone();
@@ -339,7 +318,6 @@ impl Validator {
                                             shared.ack(p, offset);
                                         });
                                     }
-                                    (Verdict::Rejected(_), None) => {}
                                 }
                             }
                         }
@@ -365,19 +343,6 @@ impl Validator {
         consumer.unsubscribe();
         tracing::info!("validator stopped; left the group");
         Ok(())
-    }
-}
-
-/// An owned copy of a fetched message (for the rejects topic, or to wait out the registry).
-fn owned<M: Message>(m: &M) -> InboundRecord {
-    InboundRecord {
-        origin: Origin { topic: m.topic().to_string(), partition: m.partition(), offset: m.offset() },
-        key: m.key().map(<[u8]>::to_vec),
-        value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-        headers: m
-            .headers()
-            .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
-            .unwrap_or_default(),
     }
 }
 

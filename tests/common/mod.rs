@@ -4,6 +4,8 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::panic, clippy::expect_used)] // test code
 
 use std::collections::BTreeMap;
+
+use playstream::event::InboundRecord;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -109,16 +111,6 @@ impl Drop for Broker {
     }
 }
 
-/// A record as read back from Kafka.
-#[derive(Debug, Clone)]
-pub struct Read {
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub value: Vec<u8>,
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-}
-
 /// Reads `topic` from the beginning of each of its `partitions` until `want` records arrived
 /// or `timeout` passed (no consumer group: partitions are assigned directly).
 pub fn read_topic(
@@ -127,9 +119,8 @@ pub fn read_topic(
     partitions: i32,
     want: usize,
     timeout: Duration,
-) -> Vec<Read> {
+) -> Vec<InboundRecord> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    use rdkafka::message::{Headers, Message};
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "test-reader")
@@ -145,16 +136,7 @@ pub fn read_topic(
     let mut out = Vec::new();
     while out.len() < want && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Ok(m)) => out.push(Read {
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                headers: m
-                    .headers()
-                    .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
-                    .unwrap_or_default(),
-            }),
+            Some(Ok(m)) => out.push(InboundRecord::from_message(&m)),
             Some(Err(e)) => eprintln!("read_topic: {e}"),
             None => {}
         }
@@ -162,14 +144,9 @@ pub fn read_topic(
     out
 }
 
-impl Read {
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .and_then(|(_, v)| v.as_ref())
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    }
+/// A header's value as text (for assertions).
+pub fn header(record: &InboundRecord, name: &str) -> Option<String> {
+    record.header(name).map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 /// The project venv's python.
@@ -232,7 +209,7 @@ impl Drop for Moto {
 
 /// Produces `(key, value)` records to `topic`, returning `(partition, offset)` of each.
 pub fn produce_all(bootstrap: &str, topic: &str, records: &[(String, Vec<u8>)]) -> Vec<(i32, i64)> {
-    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
     use std::sync::{Arc, Mutex};
     struct Ctx(Arc<Mutex<Vec<(usize, i32, i64)>>>);
     impl rdkafka::ClientContext for Ctx {}
@@ -244,7 +221,6 @@ pub fn produce_all(bootstrap: &str, topic: &str, records: &[(String, Vec<u8>)]) 
             self.0.lock().unwrap().push((*i, m.partition(), m.offset()));
         }
     }
-    let _ = DefaultProducerContext;
     let done = Arc::new(Mutex::new(Vec::new()));
     let producer: ThreadedProducer<Ctx> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
