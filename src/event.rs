@@ -31,6 +31,18 @@ pub const HEADER_RECEIVED_AT: &str = "ingest.received_at";
 /// Header the ingest service sets: id of the API key that sent the event (never the key).
 pub const HEADER_KEY_ID: &str = "ingest.key_id";
 
+/// Producer settings every playstream producer shares: nothing counts as written until all
+/// in-sync replicas have it, retries never duplicate, batches are lz4-compressed. Callers add
+/// their own latency and timeout settings.
+pub fn reliable_producer_config(brokers: &str) -> rdkafka::ClientConfig {
+    let mut cc = rdkafka::ClientConfig::new();
+    cc.set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4");
+    cc
+}
+
 impl InboundRecord {
     /// An owned copy of a record fetched from Kafka.
     pub fn from_message<M: rdkafka::message::Message>(m: &M) -> InboundRecord {

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
-use rdkafka::ClientConfig;
 use rdkafka::producer::FutureProducer;
 
 use auth::{KeyStore, Limit, RateLimiter};
@@ -113,12 +112,8 @@ impl std::fmt::Debug for State {
 /// Builds the producer: acks=all, idempotent, lz4, and a delivery timeout equal to the request
 /// timeout so an event answered 503 is not delivered later behind the client's back.
 fn producer(config: &IngestConfig) -> Result<FutureProducer, rdkafka::error::KafkaError> {
-    let mut cc = ClientConfig::new();
-    cc.set("bootstrap.servers", &config.brokers)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("compression.type", "lz4")
-        .set("linger.ms", "2")
+    let mut cc = crate::event::reliable_producer_config(&config.brokers);
+    cc.set("linger.ms", "2")
         .set("message.timeout.ms", config.produce_timeout.as_millis().to_string())
         .set("queue.buffering.max.messages", "200000");
     for (k, v) in &config.kafka_options {

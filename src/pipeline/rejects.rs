@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
@@ -33,12 +32,8 @@ pub fn producer(
     brokers: &str,
     options: &[(String, String)],
 ) -> Result<FutureProducer, rdkafka::error::KafkaError> {
-    let mut cc = ClientConfig::new();
-    cc.set("bootstrap.servers", brokers)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4");
+    let mut cc = crate::event::reliable_producer_config(brokers);
+    cc.set("linger.ms", "5");
     // `--kafka-option` is shared with the consumer: pass on only what a producer understands.
     const CONSUMER_ONLY: [&str; 10] = [
         "group.",
