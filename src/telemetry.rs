@@ -40,7 +40,8 @@ pub async fn serve(
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
-fn metrics_text(registry: &prometheus::Registry) -> Response {
+/// One registry in the Prometheus text format.
+pub(crate) fn metrics_text(registry: &prometheus::Registry) -> Response {
     match prometheus::TextEncoder::new().encode_to_string(&registry.gather()) {
         Ok(text) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

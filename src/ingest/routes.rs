@@ -251,11 +251,7 @@ async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
 
 async fn metrics(AxState(state): AxState<Arc<State>>) -> Response {
     state.metrics.queue_depth.set(i64::from(state.producer.in_flight_count()));
-    let families = state.metrics.registry.gather();
-    match prometheus::TextEncoder::new().encode_to_string(&families) {
-        Ok(text) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], text).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "metrics", e.to_string()),
-    }
+    crate::telemetry::metrics_text(&state.metrics.registry)
 }
 
 async fn openapi() -> Response {
