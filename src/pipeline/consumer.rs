@@ -290,11 +290,11 @@ impl Validator {
                                 };
                                 shared.metrics.consumed.inc();
                                 if in_flight >= config.max_in_flight_per_partition && paused.insert(p) {
+                                    // pause() ignores offsets: the partition resumes where it stopped.
                                     let mut tpl = TopicPartitionList::new();
-                                    if tpl.add_partition(&config.raw_topic, p).set_offset(Offset::Offset(offset + 1)).is_ok() {
-                                        if let Err(e) = consumer.pause(&tpl) {
-                                            tracing::warn!(error = %e, partition = p, "pause failed");
-                                        }
+                                    tpl.add_partition(&config.raw_topic, p);
+                                    if let Err(e) = consumer.pause(&tpl) {
+                                        tracing::warn!(error = %e, partition = p, "pause failed");
                                     }
                                 }
                                 // "Now" is refreshed every millisecond, not per record (formatting it costs).
