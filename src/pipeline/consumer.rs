@@ -13,19 +13,18 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::batch::{Batch, Batcher, Ticket};
-use super::firehose::{FirehoseSink, backoff};
+use super::chunk::{Chunk, validate_chunk};
+use super::firehose::FirehoseSink;
 use super::metrics::Metrics;
 use super::offsets::Offsets;
 use super::rejects;
 use super::sink::{Sink, SinkSpec};
-use crate::event::{HEADER_RECEIVED_AT, InboundRecord};
-use crate::validate::{Context, Provenance, SchemaSource, Verdict, time, validate};
+use crate::validate::{Context, SchemaSource};
 
 /// Errors that stop the validator; none is retryable without a configuration change.
 #[derive(Debug, thiserror::Error)]
@@ -256,9 +255,8 @@ impl Validator {
         let mut commit_tick = tokio::time::interval(config.commit_interval);
         let mut resume_tick = tokio::time::interval(Duration::from_millis(20));
         let max_future = i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX);
-        let mut ctx = Context::now();
-        ctx.max_future_micros = max_future;
-        let mut clock = Instant::now();
+        let validators = Arc::new(Semaphore::new(validation_threads()));
+        let rejects_topic: Arc<str> = Arc::from(config.rejects_topic.as_str());
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -272,63 +270,58 @@ impl Validator {
                     resume_drained(consumer.as_ref(), &shared, &mut paused, config.max_in_flight_per_partition);
                 }
                 msg = consumer.recv() => {
-                    // Drain what is already fetched (up to 512) before going back to select!,
-                    // and hand accepted lines to the batcher in one message.
+                    // Copy what is already fetched (up to a chunk) out of the consumer, track it
+                    // under one lock, and hand the chunk to a validation thread.
+                    let mut chunk = Chunk::with_capacity(CHUNK_RECORDS, CHUNK_RECORDS * 512);
                     let mut next = Some(msg);
-                    let mut drained = 0usize;
-                    let mut accepted: Vec<(Vec<u8>, Ticket)> = Vec::new();
                     while let Some(msg) = next.take() {
-                        drained += 1;
                         match msg {
                             Err(e) => tracing::warn!(error = %e, "consume error"),
-                            Ok(m) => {
-                                let (p, offset) = (m.partition(), m.offset());
-                                let in_flight = {
-                                    let mut o = shared.offsets();
-                                    o.track(p, offset);
-                                    o.get(p).map_or(0, |x| x.in_flight())
-                                };
-                                shared.metrics.consumed.inc();
-                                if in_flight >= config.max_in_flight_per_partition && paused.insert(p) {
-                                    // pause() ignores offsets: the partition resumes where it stopped.
-                                    let mut tpl = TopicPartitionList::new();
-                                    tpl.add_partition(&config.raw_topic, p);
-                                    if let Err(e) = consumer.pause(&tpl) {
-                                        tracing::warn!(error = %e, partition = p, "pause failed");
-                                    }
-                                }
-                                // "Now" is refreshed every millisecond, not per record (formatting it costs).
-                                if clock.elapsed() >= Duration::from_millis(1) {
-                                    ctx = Context::now();
-                                    ctx.max_future_micros = max_future;
-                                    clock = Instant::now();
-                                }
-                                let record = InboundRecord::from_message(&m);
-                                drop(m);
-                                match decide(&record, &ctx, schemas.as_ref()).await {
-                                    Verdict::Accepted(line) => accepted.push((line, Ticket { partition: p, offset })),
-                                    Verdict::Rejected(reject) => {
-                                        let producer: FutureProducer = rejects_producer.clone();
-                                        let topic = config.rejects_topic.clone();
-                                        let shared = shared.clone();
-                                        let at = String::from_utf8_lossy(ctx.stamp()).into_owned();
-                                        tokio::spawn(async move {
-                                            rejects::send(&producer, &topic, &record, &reject, &at).await;
-                                            shared.metrics.rejected.with_label_values(&[reject.code.code()]).inc();
-                                            shared.ack(p, offset);
-                                        });
-                                    }
-                                }
-                            }
+                            Ok(m) => chunk.push_message(&m),
                         }
-                        if drained < 512 && paused.is_empty() {
+                        if chunk.len() < CHUNK_RECORDS {
                             next = consumer.recv().now_or_never();
                         }
                     }
-                    if !accepted.is_empty() && tx.send(accepted).await.is_err() {
-                        tracing::error!("batcher stopped; shutting down");
-                        break;
+                    if chunk.is_empty() {
+                        continue;
                     }
+                    let full: Vec<i32> = {
+                        let mut o = shared.offsets();
+                        for t in chunk.tickets() {
+                            o.track(t.partition, t.offset);
+                        }
+                        let mut parts: Vec<i32> = chunk.tickets().map(|t| t.partition).collect();
+                        parts.dedup();
+                        parts.retain(|p| o.get(*p).is_some_and(|x| x.in_flight() >= config.max_in_flight_per_partition));
+                        parts
+                    };
+                    shared.metrics.consumed.inc_by(chunk.len() as u64);
+                    for p in full {
+                        if paused.insert(p) {
+                            // pause() ignores offsets: the partition resumes where it stopped.
+                            let mut tpl = TopicPartitionList::new();
+                            tpl.add_partition(&config.raw_topic, p);
+                            if let Err(e) = consumer.pause(&tpl) {
+                                tracing::warn!(error = %e, partition = p, "pause failed");
+                            }
+                        }
+                    }
+                    let Ok(permit) = validators.clone().acquire_owned().await else { break };
+                    let job = Job {
+                        chunk,
+                        schemas: schemas.clone(),
+                        shared: shared.clone(),
+                        tx: tx.clone(),
+                        rejects: rejects_producer.clone(),
+                        rejects_topic: rejects_topic.clone(),
+                        max_future,
+                        runtime: tokio::runtime::Handle::current(),
+                    };
+                    tokio::task::spawn_blocking(move || {
+                        job.run();
+                        drop(permit);
+                    });
                 }
             }
         }
@@ -346,29 +339,46 @@ impl Validator {
     }
 }
 
-/// Validates a record, waiting out an unavailable schema registry (the record is neither
-/// delivered nor rejected while the registry is down).
-async fn decide(record: &InboundRecord, ctx: &Context, schemas: &dyn SchemaSource) -> Verdict {
-    let received_at = record
-        .header(HEADER_RECEIVED_AT)
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(time::parse_rfc3339);
-    let prov = Provenance {
-        topic: &record.origin.topic,
-        partition: record.origin.partition,
-        offset: record.origin.offset,
-        received_at,
-    };
-    let mut attempt = 0;
-    loop {
-        match validate(&record.value, &prov, ctx, schemas) {
-            Ok(verdict) => return verdict,
-            Err(e) => {
-                attempt += 1;
-                tracing::warn!(error = %e, attempt, "schema lookup failed; retrying");
-                tokio::time::sleep(backoff(attempt, Duration::from_millis(200), Duration::from_secs(10)))
-                    .await;
-            }
+/// Most records copied out of the consumer per chunk (the unit of validation work); a paused
+/// partition may overshoot its in-flight bound by at most this much.
+const CHUNK_RECORDS: usize = 512;
+
+/// Chunks validated at once: one per core.
+fn validation_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// One chunk's validation, run on a blocking thread: accepted lines go to the batcher, each
+/// reject to the rejects topic (acknowledged once Kafka has it).
+struct Job {
+    chunk: Chunk,
+    schemas: Arc<dyn SchemaSource>,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Vec<(Vec<u8>, Ticket)>>,
+    rejects: FutureProducer,
+    rejects_topic: Arc<str>,
+    max_future: i64,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Job {
+    fn run(self) {
+        let mut ctx = Context::now();
+        ctx.max_future_micros = self.max_future;
+        let outcome = validate_chunk(&self.chunk, &self.shared.topic, &ctx, self.schemas.as_ref());
+        drop(self.chunk);
+        let at: Arc<str> = Arc::from(String::from_utf8_lossy(ctx.stamp()).as_ref());
+        for (record, reject) in outcome.rejected {
+            let (producer, topic, shared, at) =
+                (self.rejects.clone(), self.rejects_topic.clone(), self.shared.clone(), at.clone());
+            self.runtime.spawn(async move {
+                rejects::send(&producer, &topic, &record, &reject, &at).await;
+                shared.metrics.rejected.with_label_values(&[reject.code.code()]).inc();
+                shared.ack(record.origin.partition, record.origin.offset);
+            });
+        }
+        if !outcome.accepted.is_empty() && self.tx.blocking_send(outcome.accepted).is_err() {
+            tracing::error!("batcher stopped; accepted records stay uncommitted");
         }
     }
 }

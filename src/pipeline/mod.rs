@@ -3,6 +3,7 @@
 //! before an offset past it is committed.
 
 pub mod batch;
+pub mod chunk;
 pub mod consumer;
 pub mod firehose;
 pub mod metrics;

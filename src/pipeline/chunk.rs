@@ -1,0 +1,248 @@
+//! Chunks: the records of one consumer drain copied into a single arena (no allocation per
+//! record), and their validation as one unit of work for a validation thread. Invariant: every
+//! record pushed into a chunk comes out of [`validate_chunk`] exactly once, as an accepted line
+//! or as a reject carrying the record's original key, value and headers byte for byte.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use super::batch::Ticket;
+use super::firehose::backoff;
+use crate::event::{HEADER_RECEIVED_AT, InboundRecord, Origin};
+use crate::validate::{Context, Provenance, Reject, SchemaSource, time, validate_into};
+
+#[derive(Debug, Clone)]
+struct Entry {
+    partition: i32,
+    offset: i64,
+    key: Option<Range<usize>>,
+    value: Range<usize>,
+    headers: Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+struct HeaderEntry {
+    name: Range<usize>,
+    value: Option<Range<usize>>,
+}
+
+/// Records read together, with their bytes in one buffer.
+#[derive(Debug, Default, Clone)]
+pub struct Chunk {
+    arena: Vec<u8>,
+    entries: Vec<Entry>,
+    headers: Vec<HeaderEntry>,
+}
+
+impl Chunk {
+    /// An empty chunk sized for `records` records of about `bytes` bytes in all.
+    pub fn with_capacity(records: usize, bytes: usize) -> Chunk {
+        Chunk {
+            arena: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(records),
+            headers: Vec::with_capacity(records * 3),
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.arena.len();
+        self.arena.extend_from_slice(bytes);
+        start..self.arena.len()
+    }
+
+    /// Copies one record in.
+    pub fn push<'h>(
+        &mut self,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        value: &[u8],
+        headers: impl IntoIterator<Item = (&'h str, Option<&'h [u8]>)>,
+    ) {
+        let key = key.map(|k| self.put(k));
+        let value = self.put(value);
+        let first = self.headers.len();
+        for (name, v) in headers {
+            let name = self.put(name.as_bytes());
+            let value = v.map(|v| self.put(v));
+            self.headers.push(HeaderEntry { name, value });
+        }
+        self.entries.push(Entry { partition, offset, key, value, headers: first..self.headers.len() });
+    }
+
+    /// Copies one fetched Kafka record in.
+    pub fn push_message<M: rdkafka::message::Message>(&mut self, m: &M) {
+        use rdkafka::message::Headers;
+        let headers = m.headers();
+        let iter = headers.into_iter().flat_map(|h| h.iter().map(|x| (x.key, x.value)));
+        self.push(m.partition(), m.offset(), m.key(), m.payload().unwrap_or_default(), iter);
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// (partition, offset) of every record, in read order.
+    pub fn tickets(&self) -> impl Iterator<Item = Ticket> + '_ {
+        self.entries.iter().map(|e| Ticket { partition: e.partition, offset: e.offset })
+    }
+
+    fn slice(&self, r: &Range<usize>) -> &[u8] {
+        self.arena.get(r.clone()).unwrap_or_default()
+    }
+
+    fn header(&self, e: &Entry, name: &str) -> Option<&[u8]> {
+        let hs = self.headers.get(e.headers.clone()).unwrap_or_default();
+        hs.iter()
+            .find(|h| self.slice(&h.name) == name.as_bytes())
+            .and_then(|h| h.value.as_ref())
+            .map(|v| self.slice(v))
+    }
+
+    /// An owned copy of record `i` as read (for the rejects topic).
+    fn inbound(&self, e: &Entry, topic: &str) -> InboundRecord {
+        let hs = self.headers.get(e.headers.clone()).unwrap_or_default();
+        InboundRecord {
+            origin: Origin { topic: topic.to_string(), partition: e.partition, offset: e.offset },
+            key: e.key.as_ref().map(|k| self.slice(k).to_vec()),
+            value: self.slice(&e.value).to_vec(),
+            headers: hs
+                .iter()
+                .map(|h| {
+                    (
+                        String::from_utf8_lossy(self.slice(&h.name)).into_owned(),
+                        h.value.as_ref().map(|v| self.slice(v).to_vec()),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What became of a chunk's records.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Valid records: the NDJSON line and where it came from.
+    pub accepted: Vec<(Vec<u8>, Ticket)>,
+    /// Invalid records, owned, with the reason.
+    pub rejected: Vec<(InboundRecord, Reject)>,
+}
+
+/// Validates every record of `chunk`. A schema source that is unavailable is waited out (with
+/// backoff, on this thread): such a record is neither accepted nor rejected until it answers.
+pub fn validate_chunk(chunk: &Chunk, topic: &str, ctx: &Context, schemas: &dyn SchemaSource) -> Outcome {
+    let mut out = Outcome { accepted: Vec::with_capacity(chunk.len()), rejected: Vec::new() };
+    for e in &chunk.entries {
+        let value = chunk.slice(&e.value);
+        let received_at = chunk
+            .header(e, HEADER_RECEIVED_AT)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(time::parse_rfc3339);
+        let prov = Provenance { topic, partition: e.partition, offset: e.offset, received_at };
+        let mut line = Vec::with_capacity(value.len() + 256);
+        let mut attempt = 0;
+        let verdict = loop {
+            match validate_into(value, &prov, ctx, schemas, &mut line) {
+                Ok(v) => break v,
+                Err(err) => {
+                    attempt += 1;
+                    tracing::warn!(error = %err, attempt, "schema lookup failed; retrying");
+                    std::thread::sleep(backoff(attempt, Duration::from_millis(200), Duration::from_secs(10)));
+                }
+            }
+        };
+        let ticket = Ticket { partition: e.partition, offset: e.offset };
+        match verdict {
+            Ok(()) => out.accepted.push((line, ticket)),
+            Err(reject) => out.rejected.push((chunk.inbound(e, topic), reject)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::corpus::{Mix, corpus};
+    use crate::validate::{Catalog, LocalSchemas, RejectCode, validate};
+    use std::sync::Arc;
+
+    fn source() -> LocalSchemas {
+        LocalSchemas::new(Arc::new(Catalog::embedded())).unwrap_or_else(|e| panic!("schemas: {e}"))
+    }
+
+    #[test]
+    fn every_record_comes_out_once_with_the_same_verdict_as_validate() {
+        let src = source();
+        let ts = "2026-11-22T10:00:00Z";
+        let ctx = Context::at(time::parse_rfc3339(ts).unwrap_or_default() + 1_000_000);
+        let records = corpus(300, 7, Mix::default(), ts, &src);
+        let mut chunk = Chunk::default();
+        for (i, r) in records.iter().enumerate() {
+            let at = b"2026-11-22T10:00:00.5Z".as_slice();
+            chunk.push(1, i as i64, Some(r.key.as_bytes()), &r.value, [("ingest.received_at", Some(at))]);
+        }
+        let out = validate_chunk(&chunk, "raw", &ctx, &src);
+        assert_eq!(out.accepted.len() + out.rejected.len(), records.len());
+        assert!(!out.rejected.is_empty(), "the default mix has invalid records");
+        let received_at = time::parse_rfc3339("2026-11-22T10:00:00.5Z");
+        for (line, t) in &out.accepted {
+            let r = &records[t.offset as usize];
+            let prov = Provenance { topic: "raw", partition: 1, offset: t.offset, received_at };
+            let want = validate(&r.value, &prov, &ctx, &src).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(crate::validate::Verdict::Accepted(line.clone()), want);
+        }
+        for (rec, reject) in &out.rejected {
+            let r = &records[rec.origin.offset as usize];
+            assert_eq!(rec.value, r.value, "original bytes kept");
+            assert_eq!(rec.key.as_deref(), Some(r.key.as_bytes()));
+            assert_eq!(rec.header("ingest.received_at"), Some(&b"2026-11-22T10:00:00.5Z"[..]));
+            assert_eq!((rec.origin.topic.as_str(), rec.origin.partition), ("raw", 1));
+            assert_ne!(reject.code.code(), "");
+        }
+        let mut offsets: Vec<i64> = out
+            .accepted
+            .iter()
+            .map(|(_, t)| t.offset)
+            .chain(out.rejected.iter().map(|(r, _)| r.origin.offset))
+            .collect();
+        offsets.sort_unstable();
+        assert_eq!(offsets, (0..records.len() as i64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn null_headers_keys_and_empty_values_survive_the_arena() {
+        let src = source();
+        let mut chunk = Chunk::default();
+        chunk.push(0, 5, None, b"", [("a", None), ("b", Some(&b""[..])), ("c", Some(&b"x"[..]))]);
+        chunk.push(0, 6, Some(b""), b"not json", []);
+        assert_eq!((chunk.len(), chunk.tickets().map(|t| t.offset).collect::<Vec<_>>()), (2, vec![5, 6]));
+        let out = validate_chunk(&chunk, "raw", &Context::now(), &src);
+        assert!(out.accepted.is_empty());
+        let (first, reject) = &out.rejected[0];
+        assert_eq!(reject.code, RejectCode::InvalidJson);
+        assert_eq!(first.key, None);
+        assert_eq!(first.value, b"");
+        assert_eq!(
+            first.headers,
+            vec![
+                ("a".to_string(), None),
+                ("b".to_string(), Some(vec![])),
+                ("c".to_string(), Some(b"x".to_vec()))
+            ]
+        );
+        assert_eq!(out.rejected[1].0.key, Some(vec![]));
+        assert_eq!(out.rejected[1].0.value, b"not json");
+    }
+}
