@@ -43,6 +43,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let n = env_u64("PLAYSTREAM_BENCH_RECORDS", 200_000) as usize;
     let delay = env_u64("PLAYSTREAM_BENCH_FIREHOSE_DELAY_MS", 20);
     let partitions = 4;
@@ -65,6 +66,7 @@ fn main() {
         .set("bootstrap.servers", broker.bootstrap())
         .set("group.id", "bench-ceiling")
         .set("enable.auto.commit", "false")
+        .set("fetch.queue.backoff.ms", playstream::pipeline::consumer::FETCH_QUEUE_BACKOFF_MS)
         .create()
         .unwrap();
     let mut tpl = rdkafka::TopicPartitionList::new();
@@ -138,6 +140,9 @@ fn main() {
                 + counter(&registry, "playstream_records_rejected_total");
             if done as usize >= n {
                 break;
+            }
+            if std::env::var_os("PLAYSTREAM_BENCH_TRACE").is_some() {
+                eprintln!("{:?} consumed {consumed} done {done}", first.map(|f| f.elapsed()));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
