@@ -122,6 +122,8 @@ fn main() {
     let validator = Validator::new(config, source).unwrap();
     let registry = validator.registry();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let broker_pid = broker.pid().unwrap().to_string();
+    let cpu_before = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
     let elapsed = rt.block_on(async move {
         let run = tokio::spawn(validator.run(async {
             let _ = stopped.await;
@@ -155,6 +157,12 @@ fn main() {
         elapsed
     });
     let validator_rate = n as f64 / elapsed.as_secs_f64();
+    let (own, brk) =
+        (common::cpu_seconds("self") - cpu_before.0, common::cpu_seconds(&broker_pid) - cpu_before.1);
+    println!(
+        "  (CPU during the validator run: this process {own:.2} s = {:.1} µs/record incl. the fake endpoint; broker {brk:.2} s)",
+        own * 1e6 / n as f64
+    );
     println!(
         "validator (fake Firehose endpoint, {delay} ms per call, {} calls in flight): {validator_rate:.0} events/s",
         env_u64("PLAYSTREAM_BENCH_CONCURRENCY", 8)

@@ -135,7 +135,6 @@ pub fn check<'a>(
         Err(reject) => Err(reject),
         Ok(Decoded::Json(members)) => check_json(&members, ctx, source.catalog()),
         Ok(Decoded::Avro(writer, body)) => {
-            let label = format!("{} (writer id {})", writer.reader.label, writer.id);
             let result = match writer.decode(body) {
                 Err(e) => Err(Reject::record(
                     RejectCode::InvalidAvro,
@@ -144,7 +143,7 @@ pub fn check<'a>(
                 Ok(record) => convert::from_avro(&writer.reader, record, ctx)
                     .and_then(|values| finish(writer.reader.clone(), values, Vec::new())),
             };
-            result.map_err(|r| r.with_schema(label))
+            result.map_err(|r| r.with_schema(format!("{} (writer id {})", writer.reader.label, writer.id)))
         }
     })
 }
