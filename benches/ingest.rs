@@ -1,6 +1,6 @@
 //! Ingest load benchmark on this machine, broker included (tansu from .venv):
 //!
-//! 1. ceiling: a bare rdkafka producer (acks=all, idempotent, lz4 — the service's settings)
+//! 1. ceiling: a bare rdkafka ThreadedProducer (acks=all, idempotent, lz4 — the service's settings)
 //!    pushing the same events to the same broker;
 //! 2. 500-event batches over HTTP from concurrent clients: events/s, and the ratio to (1);
 //! 3. single-event requests at a fixed (open-loop) rate of 10,000 req/s: achieved rate and
@@ -26,7 +26,25 @@ use playstream::ingest::auth::Limit;
 use playstream::ingest::{IngestConfig, serve};
 use playstream::validate::corpus::{Mix, corpus};
 use playstream::validate::{Catalog, LocalSchemas};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Counts delivery reports; nothing else (the ceiling's callback).
+#[derive(Default)]
+struct CountAcks {
+    acked: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+impl rdkafka::ClientContext for CountAcks {}
+
+impl ProducerContext for CountAcks {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let counter = if result.is_ok() { &self.acked } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 const KEY: &str = "bench-key-0123456789abcdef";
 
@@ -57,34 +75,38 @@ fn main() {
             .collect();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        // 1. Ceiling.
-        let producer: FutureProducer = rdkafka::ClientConfig::new()
+        // 1. Ceiling: the leanest bare producer — a ThreadedProducer whose delivery callback only
+        //    counts acknowledgements — with the service's settings (acks=all, idempotent, lz4).
+        let producer: ThreadedProducer<CountAcks> = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", broker.bootstrap())
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("compression.type", "lz4")
             .set("linger.ms", "2")
-            .create()
+            .set("queue.buffering.max.messages", "200000")
+            .create_with_context(CountAcks::default())
             .unwrap();
         let started = Instant::now();
-        let mut futures = Vec::with_capacity(total);
         for i in 0..total {
             let (k, v) = &events[i % events.len()];
+            let mut record = BaseRecord::to("ingest-ceiling").key(k.as_str()).payload(v.as_slice());
             loop {
-                match producer.send_result(FutureRecord::to("ingest-ceiling").key(k.as_str()).payload(v.as_slice())) {
-                    Ok(f) => {
-                        futures.push(f);
-                        break;
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        record = back;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
                     }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
                 }
             }
         }
-        for f in futures {
-            f.await.unwrap().unwrap();
+        while producer.context().acked.load(Ordering::Relaxed) < total {
+            assert_eq!(producer.context().failed.load(Ordering::Relaxed), 0, "ceiling deliveries failed");
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let ceiling = total as f64 / started.elapsed().as_secs_f64();
         println!("ceiling (bare rdkafka producer, acks=all, idempotent): {ceiling:.0} events/s");
+        drop(producer);
 
         // The service, in-process.
         let dir = std::env::temp_dir().join(format!("playstream-ingest-bench-{}", common::free_port()));
@@ -137,7 +159,7 @@ fn main() {
             })
             .collect();
         let n_batches = total / 500;
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let next = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
         let mut workers = Vec::new();
         for _ in 0..8 {
@@ -146,7 +168,7 @@ fn main() {
             let post = post.clone();
             workers.push(tokio::spawn(async move {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= n_batches {
                         break;
                     }

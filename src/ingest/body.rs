@@ -101,6 +101,15 @@ pub fn split(body: &[u8]) -> Result<Vec<EventSlice<'_>>, BodyError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(BodyError::TooLarge(format!("the body is over {MAX_BODY_BYTES} bytes")));
     }
+    match fast::split(body) {
+        Some(events) => Ok(events),
+        // Anything unusual (errors included) takes the serde path, which words every answer.
+        _ => split_with_serde(body),
+    }
+}
+
+/// The serde_json path: three passes, but the reference for every error message.
+fn split_with_serde(body: &[u8]) -> Result<Vec<EventSlice<'_>>, BodyError> {
     let top: &RawValue = serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
     let items: Vec<&RawValue> = match first_byte(top) {
         b'[' => serde_json::from_str(top.get()).map_err(|e| BodyError::NotJson(e.to_string()))?,
@@ -129,6 +138,87 @@ pub fn split(body: &[u8]) -> Result<Vec<EventSlice<'_>>, BodyError> {
         )));
     }
     items.into_iter().enumerate().map(|(i, raw)| event(i, raw)).collect()
+}
+
+/// The common case in one pass with the validator's scanner: well-formed events whose
+/// `event_type` is a string and which name each of the keys read here at most once. `None`
+/// sends the body to the serde path (which decides, and explains, everything else).
+mod fast {
+    use std::borrow::Cow;
+
+    use super::EventSlice;
+    use crate::validate::json::{raw_string, scan_array_of_objects, scan_object};
+
+    #[derive(Default, Clone, Copy)]
+    struct Seen<'a> {
+        event_type: Option<&'a str>,
+        user_id: Option<&'a str>,
+        event_id: Option<&'a str>,
+        events: Option<&'a str>,
+        repeated: bool,
+    }
+
+    impl<'a> Seen<'a> {
+        fn note(&mut self, key: &str, value: &'a str) {
+            let slot = match key {
+                "event_type" => &mut self.event_type,
+                "user_id" => &mut self.user_id,
+                "event_id" => &mut self.event_id,
+                "events" => &mut self.events,
+                _ => return,
+            };
+            self.repeated |= slot.replace(value).is_some();
+        }
+
+        fn event(&self, bytes: &'a str) -> Option<EventSlice<'a>> {
+            if self.repeated || !self.event_type.is_some_and(|t| t.starts_with('"')) {
+                return None;
+            }
+            let string =
+                |raw: Option<&str>| raw.and_then(raw_string).filter(|s| !s.is_empty()).map(Cow::into_owned);
+            let key = string(self.user_id).or_else(|| string(self.event_id));
+            Some(EventSlice { bytes: bytes.as_bytes(), key })
+        }
+    }
+
+    fn array(text: &str) -> Option<Vec<EventSlice<'_>>> {
+        let mut seen: Vec<Seen<'_>> = Vec::with_capacity(64);
+        let objects = scan_array_of_objects(text, |i, key: Cow<'_, str>, value| {
+            if seen.len() <= i {
+                seen.resize(i + 1, Seen::default());
+            }
+            if let Some(s) = seen.get_mut(i) {
+                s.note(&key, value);
+            }
+        })
+        .ok()?;
+        seen.resize(objects.len(), Seen::default());
+        objects.iter().zip(&seen).map(|(o, s)| s.event(o)).collect()
+    }
+
+    /// Between one and [`MAX_EVENTS`] events, or `None`.
+    pub(super) fn split(body: &[u8]) -> Option<Vec<EventSlice<'_>>> {
+        split_any(body).filter(|e| !e.is_empty() && e.len() <= super::MAX_EVENTS)
+    }
+
+    fn split_any(body: &[u8]) -> Option<Vec<EventSlice<'_>>> {
+        let text = std::str::from_utf8(body).ok()?;
+        match text.trim_start_matches([' ', '\n', '\r', '\t']).as_bytes().first()? {
+            b'[' => array(text),
+            b'{' => {
+                let mut seen = Seen::default();
+                for (key, value) in scan_object(text).ok()? {
+                    seen.note(&key, value);
+                }
+                match (seen.events, seen.event_type) {
+                    (Some(list), None) => array(list),
+                    (Some(_), Some(_)) => None,
+                    _ => seen.event(text.trim_matches([' ', '\n', '\r', '\t'])).map(|e| vec![e]),
+                }
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +260,62 @@ mod tests {
         assert!(matches!(split(many.as_bytes()), Err(BodyError::TooLarge(_))));
         let ok = format!("[{}]", vec![r#"{"event_type":"x"}"#; MAX_EVENTS].join(","));
         assert_eq!(split(ok.as_bytes()).unwrap().len(), MAX_EVENTS);
+    }
+
+    #[test]
+    fn the_one_pass_path_agrees_with_serde_wherever_it_answers() {
+        let src =
+            crate::validate::LocalSchemas::new(std::sync::Arc::new(crate::validate::Catalog::embedded()))
+                .unwrap();
+        let mix = crate::validate::corpus::Mix { avro_pct: 0, ..Default::default() };
+        let events: Vec<Vec<u8>> = crate::validate::corpus::corpus(200, 3, mix, "2026-11-22T10:00:00Z", &src)
+            .into_iter()
+            .map(|r| r.value)
+            .collect();
+        let join = |evs: &[Vec<u8>]| {
+            let mut b = b"[".to_vec();
+            for (i, e) in evs.iter().enumerate() {
+                if i > 0 {
+                    b.extend_from_slice(b" ,\n");
+                }
+                b.extend_from_slice(e);
+            }
+            b.extend_from_slice(b"]");
+            b
+        };
+        // The corpus holds some invalid events; arrays are built from the ones that pass alone.
+        let good: Vec<Vec<u8>> = events.iter().filter(|e| fast::split(e).is_some()).cloned().collect();
+        assert!(good.len() > 150, "most corpus events take the fast path alone");
+        let mut bodies: Vec<Vec<u8>> = events.clone();
+        bodies.push(join(&good));
+        bodies.push([b"{\"events\":".as_slice(), &join(&good[..50]), b"}"].concat());
+        for odd in [
+            r#" {"event_type":"a","user_id":"u\u00e9","x":{"y":[1,2]}} "#,
+            r#"[{"event_type":"a","user_id":"u","user_id":"v"}]"#,
+            r#"[{"event_type":"a","user_id":7,"event_id":"e"}]"#,
+            r#"[{"event_type":"a","user_id":"","event_id":""}]"#,
+            r#"[{"event_type":null}]"#,
+            r#"[{"event_type":"a"},]"#,
+            r#"{"events":[{"event_type":"a"}],"event_type":"b"}"#,
+            r#"{"events":{"event_type":"a"}}"#,
+            r#"{"events":[]}"#,
+            r#"[{"event_type":"a"}] x"#,
+            "[{\"event_type\":\"a\",\"s\":\"\u{1}\"}]",
+        ] {
+            bodies.push(odd.as_bytes().to_vec());
+        }
+        bodies.push(
+            format!("[{{\"event_type\":\"a\",\"deep\":{}{}}}]", "[".repeat(40), "]".repeat(40)).into_bytes(),
+        );
+        let mut answered = 0;
+        for b in &bodies {
+            if let Some(fast) = fast::split(b) {
+                answered += 1;
+                assert_eq!(Ok(fast), split_with_serde(b), "{}", String::from_utf8_lossy(b));
+            }
+            assert_eq!(split(b), split_with_serde(b), "{}", String::from_utf8_lossy(b));
+        }
+        assert!(answered >= good.len() + 4, "the fast path must take the common shapes ({answered})");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod body;
+mod delivery;
 mod routes;
 
 use std::path::PathBuf;
@@ -12,9 +13,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
-use rdkafka::producer::FutureProducer;
 
 use auth::{KeyStore, Limit, RateLimiter};
+use delivery::{IngestProducer, Reports};
 
 /// Errors starting the ingest service; none is retryable without a configuration change.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +96,7 @@ impl Metrics {
 
 /// Shared state of the handlers.
 pub(crate) struct State {
-    pub(crate) producer: FutureProducer,
+    pub(crate) producer: Arc<IngestProducer>,
     pub(crate) config: IngestConfig,
     pub(crate) keys: RwLock<Arc<KeyStore>>,
     pub(crate) limiter: Mutex<RateLimiter>,
@@ -111,7 +112,7 @@ impl std::fmt::Debug for State {
 
 /// Builds the producer: acks=all, idempotent, lz4, and a delivery timeout equal to the request
 /// timeout so an event answered 503 is not delivered later behind the client's back.
-fn producer(config: &IngestConfig) -> Result<FutureProducer, rdkafka::error::KafkaError> {
+fn producer(config: &IngestConfig) -> Result<IngestProducer, rdkafka::error::KafkaError> {
     let mut cc = crate::event::reliable_producer_config(&config.brokers);
     cc.set("linger.ms", "2")
         .set("message.timeout.ms", config.produce_timeout.as_millis().to_string())
@@ -119,7 +120,7 @@ fn producer(config: &IngestConfig) -> Result<FutureProducer, rdkafka::error::Kaf
     for (k, v) in &config.kafka_options {
         cc.set(k, v);
     }
-    cc.create()
+    cc.create_with_context(Reports)
 }
 
 /// Runs the service on `listener` until `shutdown` resolves; then finishes in-flight requests
@@ -140,7 +141,7 @@ pub async fn serve(
         (None, false) => return Err(IngestError::NoAuth),
     };
     let state = Arc::new(State {
-        producer: producer(&config)?,
+        producer: Arc::new(producer(&config)?),
         keys: RwLock::new(Arc::new(keys)),
         limiter: Mutex::new(RateLimiter::default()),
         metrics: Metrics::new()?,

@@ -12,12 +12,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureRecord, Producer};
+use rdkafka::producer::{BaseRecord, Producer};
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::State;
 use super::body::{self, BodyError, MAX_BODY_BYTES};
+use super::delivery::Acks;
 use crate::event::{HEADER_KEY_ID, HEADER_RECEIVED_AT};
 
 pub(crate) fn router(state: Arc<State>) -> Router {
@@ -161,56 +162,35 @@ fn body_error(e: &BodyError) -> Response {
 async fn produce(state: &State, key_id: &str, events: &[body::EventSlice<'_>]) -> Response {
     let started = Instant::now();
     let received_at = crate::validate::time::to_rfc3339(crate::validate::Context::now().now_micros());
-    let mut pending = Vec::with_capacity(events.len());
-    let mut failed: Vec<usize> = Vec::new();
-    let mut cause: Option<String> = None;
+    let acks = Acks::new(events.len());
     for (i, e) in events.iter().enumerate() {
         let headers = OwnedHeaders::new_with_capacity(3)
             .insert(Header { key: "content-type", value: Some("application/json") })
             .insert(Header { key: HEADER_RECEIVED_AT, value: Some(received_at.as_str()) })
             .insert(Header { key: HEADER_KEY_ID, value: Some(key_id) });
-        let mut record = FutureRecord::to(&state.config.topic).payload(e.bytes).headers(headers);
+        let mut record =
+            BaseRecord::with_opaque_to(&state.config.topic, acks.slot(i)).payload(e.bytes).headers(headers);
         if let Some(k) = &e.key {
             record = record.key(k.as_str());
         }
-        match state.producer.send_result(record) {
-            Ok(future) => pending.push((i, future)),
-            Err((err, _)) => {
-                tracing::warn!(error = %err, "produce refused");
-                cause.get_or_insert_with(|| err.to_string());
-                failed.push(i);
-            }
+        if let Err((err, _unsent)) = state.producer.send(record) {
+            tracing::warn!(error = %err, "produce refused");
+            acks.refused(&err.to_string());
         }
     }
-    let waits = pending.into_iter().map(|(i, f)| async move { (i, f.await) });
-    let results = tokio::time::timeout(state.config.produce_timeout, futures::future::join_all(waits)).await;
-    let mut acked = 0usize;
-    match results {
-        Ok(results) => {
-            for (i, r) in results {
-                match r {
-                    Ok(Ok(_)) => acked += 1,
-                    Ok(Err((err, _))) => {
-                        tracing::warn!(error = %err, "delivery failed");
-                        cause.get_or_insert_with(|| err.to_string());
-                        failed.push(i);
-                    }
-                    Err(_) => failed.push(i),
-                }
-            }
-        }
-        Err(_) => {
-            // Timed out waiting: report every event without an ack as not accepted.
-            failed = (0..events.len()).collect();
-            cause.get_or_insert_with(|| "no acknowledgement within the produce timeout".into());
-        }
+    let complete = acks.wait(state.config.produce_timeout).await;
+    let failed = acks.not_accepted();
+    let acked = events.len() - failed.len();
+    let mut cause = acks.cause();
+    if !complete {
+        // Whatever has no acknowledgement yet is reported as not accepted.
+        cause.get_or_insert_with(|| "no acknowledgement within the produce timeout".into());
     }
     state.metrics.produce_seconds.observe(started.elapsed().as_secs_f64());
     state.metrics.events.inc_by(acked as u64);
     if failed.is_empty() {
         return (StatusCode::ACCEPTED, axum::Json(json!({"accepted": events.len()}))).into_response();
     }
-    failed.sort_unstable();
     let body = json!({
         "error": "kafka_unavailable",
         "message": "Kafka did not acknowledge every event; retry the ones listed in not_accepted (duplicates are removed downstream by event_id)",

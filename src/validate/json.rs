@@ -34,41 +34,89 @@ pub(crate) fn scan_object(text: &str) -> Result<Members<'_>, ScanError> {
     let mut s = Scanner { text, bytes: text.as_bytes(), pos: 0 };
     let mut members: Members<'_> = Vec::with_capacity(16);
     s.ws();
-    s.expect(b'{', "expected '{'")?;
+    s.object(|key, value| members.push((key, value)))?;
+    s.end()?;
+    Ok(members)
+}
+
+/// The elements of a JSON array of objects, in one pass: each object's exact text, with every
+/// member handed to `member(index, key, raw value)`. Any element that is not an object (or
+/// any syntax error) fails the whole array.
+pub(crate) fn scan_array_of_objects<'a>(
+    text: &'a str,
+    mut member: impl FnMut(usize, Cow<'a, str>, &'a str),
+) -> Result<Vec<&'a str>, ScanError> {
+    let mut s = Scanner { text, bytes: text.as_bytes(), pos: 0 };
+    let mut objects = Vec::new();
     s.ws();
-    if s.peek() == Some(b'}') {
+    s.expect(b'[', "expected '['")?;
+    s.ws();
+    if s.peek() == Some(b']') {
         s.pos += 1;
     } else {
         loop {
             s.ws();
-            let (key, _) = s.string()?;
-            s.ws();
-            s.expect(b':', "expected ':'")?;
-            s.ws();
-            let (value, depth) = s.value()?;
-            if depth > MAX_DEPTH {
-                return Err(ScanError::TooDeep { key: key.into_owned() });
-            }
-            members.push((key, value));
+            let start = s.pos;
+            let index = objects.len();
+            s.object(|key, value| member(index, key, value))?;
+            objects.push(s.slice(start, s.pos)?);
             s.ws();
             match s.peek() {
                 Some(b',') => s.pos += 1,
-                Some(b'}') => {
+                Some(b']') => {
                     s.pos += 1;
                     break;
                 }
-                _ => return Err(s.err("expected ',' or '}'")),
+                _ => return Err(s.err("expected ',' or ']'")),
             }
         }
     }
-    s.ws();
-    if s.pos != s.bytes.len() {
-        return Err(s.err("trailing characters after the object"));
-    }
-    Ok(members)
+    s.end()?;
+    Ok(objects)
 }
 
 impl<'a> Scanner<'a> {
+    /// One object at the current position; each member goes to `member`.
+    fn object(&mut self, mut member: impl FnMut(Cow<'a, str>, &'a str)) -> Result<(), ScanError> {
+        self.expect(b'{', "expected '{'")?;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            let (key, _) = self.string()?;
+            self.ws();
+            self.expect(b':', "expected ':'")?;
+            self.ws();
+            let (value, depth) = self.value()?;
+            if depth > MAX_DEPTH {
+                return Err(ScanError::TooDeep { key: key.into_owned() });
+            }
+            member(key, value);
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// Only whitespace may follow.
+    fn end(&mut self) -> Result<(), ScanError> {
+        self.ws();
+        if self.pos == self.bytes.len() {
+            Ok(())
+        } else {
+            Err(self.err("trailing characters after the object"))
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }

@@ -10,7 +10,7 @@ mod convert;
 pub mod corpus;
 mod decode;
 mod encode;
-mod json;
+pub(crate) mod json;
 pub mod number;
 pub mod reject;
 mod rules;
