@@ -26,7 +26,9 @@ use playstream::ingest::auth::Limit;
 use playstream::ingest::{IngestConfig, serve};
 use playstream::validate::corpus::{Mix, corpus};
 use playstream::validate::{Catalog, LocalSchemas};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer, ProducerContext, ThreadedProducer,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Counts delivery reports; nothing else (the ceiling's callback).
@@ -108,6 +110,53 @@ fn main() {
         println!("ceiling (bare rdkafka producer, acks=all, idempotent): {ceiling:.0} events/s");
         drop(producer);
 
+        // 1b. The latency floor: the same bare producer settings (and the service's linger), one
+        //     message at a time at the single-event rate, timed from the scheduled send to the ack.
+        let linger = std::env::var("PLAYSTREAM_BENCH_LINGER_MS").unwrap_or_else(|_| "2".into());
+        let bare: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", broker.bootstrap())
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("compression.type", "lz4")
+            .set("linger.ms", &linger)
+            .create()
+            .unwrap();
+        // Warm up (metadata, producer id) so start-up is not counted.
+        bare.send(FutureRecord::to("ingest-ceiling").key("warm").payload("{}"), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let (interval, count) = (Duration::from_nanos(1_000_000_000 / rate.max(1)), (rate * secs) as usize);
+        let start = Instant::now() + Duration::from_millis(50);
+        let mut waits = Vec::with_capacity(count);
+        for i in 0..count {
+            let scheduled = start + interval * i as u32;
+            tokio::time::sleep_until(scheduled.into()).await;
+            let (k, v) = &events[i % events.len()];
+            let f = bare
+                .send_result(FutureRecord::to("ingest-ceiling").key(k.as_str()).payload(v.as_slice()))
+                .map_err(|(e, _)| e);
+            waits.push(tokio::spawn(async move {
+                let ok = match f {
+                    Ok(f) => matches!(f.await, Ok(Ok(_))),
+                    Err(_) => false,
+                };
+                (ok, scheduled.elapsed())
+            }));
+        }
+        let mut floor = Vec::with_capacity(count);
+        for w in waits {
+            let (ok, l) = w.await.unwrap();
+            assert!(ok, "bare producer delivery failed");
+            floor.push(l);
+        }
+        floor.sort();
+        println!(
+            "latency floor (bare producer, one message at a time at {rate} msg/s, linger.ms={linger}): p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&floor, 0.5).as_secs_f64() * 1e3,
+            percentile(&floor, 0.99).as_secs_f64() * 1e3,
+        );
+        drop(bare);
+
         // The service, in-process.
         let dir = std::env::temp_dir().join(format!("playstream-ingest-bench-{}", common::free_port()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -119,7 +168,10 @@ fn main() {
             topic: "ingest-bench".into(),
             api_keys_file: Some(dir.join("keys")),
             no_auth: false,
-            kafka_options: vec![],
+            kafka_options: match std::env::var("PLAYSTREAM_BENCH_LINGER_MS") {
+                Ok(ms) => vec![("linger.ms".into(), ms)],
+                Err(_) => vec![],
+            },
             produce_timeout: Duration::from_secs(10),
             limit: Limit { rate: 0.0, burst: 0.0 },
             cors_origins: vec![],
@@ -136,10 +188,15 @@ fn main() {
                 .unwrap();
             let client = client.clone();
             async move {
-                let resp = client.request(req).await.unwrap();
-                let status = resp.status().as_u16();
-                let _ = resp.into_body().collect().await;
-                status
+                // A connection error counts as status 0 (reported, never a panic mid-run).
+                match client.request(req).await {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let _ = resp.into_body().collect().await;
+                        status
+                    }
+                    Err(_) => 0,
+                }
             }
         };
 
@@ -186,6 +243,8 @@ fn main() {
         let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
         let count = (rate * secs) as usize;
         let bodies: Vec<Bytes> = events.iter().map(|(_, v)| Bytes::from(v.clone())).collect();
+        let broker_pid = broker.pid().unwrap().to_string();
+        let cpu_before = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
         let start = Instant::now() + Duration::from_millis(50);
         let mut handles = Vec::with_capacity(count);
         for i in 0..count {
@@ -205,7 +264,13 @@ fn main() {
             ok += usize::from(status == 202);
             latencies.push(l);
         }
-        let achieved = count as f64 / (start.elapsed().as_secs_f64());
+        let wall = start.elapsed().as_secs_f64();
+        let achieved = count as f64 / wall;
+        println!(
+            "  (CPU while sending single events: this process (client + service) {:.0} %, broker {:.0} %, of 200 %)",
+            100.0 * (common::cpu_seconds("self") - cpu_before.0) / wall,
+            100.0 * (common::cpu_seconds(&broker_pid) - cpu_before.1) / wall,
+        );
         latencies.sort();
         println!(
             "single events at {rate} req/s for {secs} s: {ok}/{count} accepted, achieved {achieved:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
