@@ -112,6 +112,9 @@ pub(crate) struct IngestArgs {
     /// Origin allowed to call the API from a browser (repeatable; `*` for any). None: no CORS.
     #[arg(long = "cors-origin", env = "PLAYSTREAM_CORS_ORIGINS", value_delimiter = ',')]
     pub(crate) cors_origins: Vec<String>,
+    /// Requests handled at once; more are answered 503 `overloaded` with Retry-After at once.
+    #[arg(long, env = "PLAYSTREAM_MAX_CONCURRENT_REQUESTS", default_value_t = 4096)]
+    pub(crate) max_concurrent_requests: usize,
 }
 
 /// Where schemas come from (shared by every subcommand that validates).

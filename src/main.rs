@@ -59,6 +59,7 @@ async fn ingest(args: cli::IngestArgs) -> anyhow::Result<()> {
         produce_timeout: std::time::Duration::from_millis(args.produce_timeout_ms),
         limit: playstream::ingest::auth::Limit { rate: args.rate_limit, burst: args.rate_burst },
         cors_origins: args.cors_origins,
+        max_concurrent_requests: args.max_concurrent_requests,
     };
     playstream::ingest::serve(config, listener, shutdown_signal()).await?;
     Ok(())

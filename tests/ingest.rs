@@ -32,11 +32,15 @@ async fn start_with(
     limit: Limit,
     kafka_options: Vec<(String, String)>,
 ) -> Server {
+    start_config(config(bootstrap, topic, limit, kafka_options)).await
+}
+
+fn config(bootstrap: &str, topic: &str, limit: Limit, kafka_options: Vec<(String, String)>) -> IngestConfig {
     let dir = std::env::temp_dir().join(format!("playstream-ingest-{}", free_port()));
     std::fs::create_dir_all(&dir).unwrap();
     let keys = dir.join("keys");
     std::fs::write(&keys, format!("mobile:{KEY}\n")).unwrap();
-    let config = IngestConfig {
+    IngestConfig {
         brokers: bootstrap.to_string(),
         topic: topic.to_string(),
         api_keys_file: Some(keys),
@@ -45,7 +49,11 @@ async fn start_with(
         produce_timeout: Duration::from_secs(3),
         limit,
         cors_origins: vec!["https://game.example".into()],
-    };
+        max_concurrent_requests: 64,
+    }
+}
+
+async fn start_config(config: IngestConfig) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -242,4 +250,34 @@ async fn broker_down_means_503_then_delivery_when_back() {
     users.sort();
     users.dedup();
     assert_eq!(users, vec![b"a".to_vec(), b"b".to_vec()], "both retried events are on Kafka");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_request_limit_answers_503_overloaded_at_once() {
+    let mut broker = Broker::start();
+    broker.create_topic("raw-shed", 1);
+    // As in the outage test: non-idempotent, because the broker is stopped below.
+    let opts = vec![("enable.idempotence".to_string(), "false".to_string())];
+    let mut cfg = config(&broker.bootstrap(), "raw-shed", Limit { rate: 0.0, burst: 0.0 }, opts);
+    cfg.max_concurrent_requests = 1;
+    let s = start_config(cfg).await;
+    let url = format!("{}/v1/events", s.base);
+    let one = br#"{"event_type":"install","user_id":"u"}"#.to_vec();
+    assert_eq!(post(url.clone(), auth(), one.clone()).await.0, 202);
+
+    // With the broker gone, a request holds the only slot until its produce timeout (3 s).
+    broker.stop();
+    let holder = tokio::spawn(post(url.clone(), auth(), one.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let (st, body, retry) = post(url.clone(), auth(), one.clone()).await;
+    assert_eq!(st, 503, "{body}");
+    assert_eq!(body["error"], "overloaded");
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(started.elapsed() < Duration::from_secs(1), "shed at once, not queued");
+    let (st, body, _) = holder.await.unwrap();
+    assert_eq!((st, body["error"].as_str()), (503, Some("kafka_unavailable")), "{body}");
+    // The slot is free again: the next request is handled (and waits for Kafka like any other).
+    let (st, body, _) = post(url, auth(), one).await;
+    assert_eq!((st, body["error"].as_str()), (503, Some("kafka_unavailable")), "{body}");
 }

@@ -56,6 +56,8 @@ pub struct IngestConfig {
     pub limit: Limit,
     /// Origins allowed by CORS (`*` for any); empty disables CORS.
     pub cors_origins: Vec<String>,
+    /// Requests handled at once; beyond it a request is answered 503 `overloaded` at once.
+    pub max_concurrent_requests: usize,
 }
 
 /// The service's metrics, on its own registry.
@@ -102,6 +104,8 @@ pub(crate) struct State {
     pub(crate) limiter: Mutex<RateLimiter>,
     pub(crate) metrics: Metrics,
     pub(crate) epoch: Instant,
+    /// One permit per request being handled (load shedding beyond `max_concurrent_requests`).
+    pub(crate) admission: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for State {
@@ -146,6 +150,7 @@ pub async fn serve(
         limiter: Mutex::new(RateLimiter::default()),
         metrics: Metrics::new()?,
         epoch: Instant::now(),
+        admission: tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)),
         config,
     });
     spawn_key_reloader(state.clone());

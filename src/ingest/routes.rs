@@ -75,7 +75,19 @@ fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
 }
 
 async fn post_events(AxState(state): AxState<Arc<State>>, headers: HeaderMap, raw: Bytes) -> Response {
-    let response = handle(&state, &headers, &raw).await;
+    // Shed load instead of queueing without bound: a full house answers at once, and nothing
+    // of the request has been produced, so the client retries all of it.
+    let response = match state.admission.try_acquire() {
+        Ok(_permit) => handle(&state, &headers, &raw).await,
+        Err(_) => retry_after(
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the service is handling its maximum number of requests; nothing was produced, retry the whole request",
+            ),
+            Duration::from_secs(1),
+        ),
+    };
     state.metrics.requests.with_label_values(&[response.status().as_str()]).inc();
     response
 }
