@@ -8,7 +8,9 @@
 //!
 //! Run: `cargo bench --bench ingest` after `scripts/test.sh` has built .venv.
 //! Knobs: `PLAYSTREAM_BENCH_BATCH_EVENTS` (500000), `PLAYSTREAM_BENCH_RATE` (10000),
-//! `PLAYSTREAM_BENCH_SECONDS` (5).
+//! `PLAYSTREAM_BENCH_SECONDS` (5), `PLAYSTREAM_BENCH_LINGER_MS` (the service's 2 ms).
+//! Before (3) it also measures the latency floor: the bare producer sending one message at a
+//! time at the same rate.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
 

@@ -8,7 +8,9 @@
 //!
 //! Prints events/s for both and the ratio. `PLAYSTREAM_BENCH_SINK=file:///tmp/dir` uses the file
 //! sink (fsync per batch) instead of the endpoint. Run: `bash scripts/bench-pipeline.sh` (needs .venv from `scripts/test.sh`
-//! for the tansu broker). Record count: `PLAYSTREAM_BENCH_RECORDS` (200000).
+//! for the tansu broker). Record count: `PLAYSTREAM_BENCH_RECORDS` (200000). Also prints the
+//! CPU time this process and the broker used per record; `PLAYSTREAM_BENCH_TRACE=1` prints
+//! consumed/delivered counts every 5 ms (how the fetch stall was found); `RUST_LOG` applies.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
 
