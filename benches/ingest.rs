@@ -16,6 +16,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/open_loop.rs"]
+mod open_loop;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -242,38 +244,31 @@ fn main() {
         let batch_rate = (n_batches * 500) as f64 / started.elapsed().as_secs_f64();
         println!("500-event batches over HTTP: {batch_rate:.0} events/s = {:.0} % of the ceiling", 100.0 * batch_rate / ceiling);
 
-        // 3. Single events at a fixed rate.
+        // 3. Single events at a fixed rate, from the lean open-loop client on its own thread
+        //    (as a separate load generator would be), so the service keeps its runtime.
         let interval = Duration::from_nanos(1_000_000_000 / rate.max(1));
         let count = (rate * secs) as usize;
-        let bodies: Vec<Bytes> = events.iter().map(|(_, v)| Bytes::from(v.clone())).collect();
+        let connections = env_u64("PLAYSTREAM_BENCH_CONNECTIONS", 128) as usize;
+        let auth = format!("Bearer {KEY}");
+        let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+            events
+                .iter()
+                .map(|(_, v)| {
+                    open_loop::request("/v1/events", &[("Content-Type", "application/json"), ("Authorization", &auth)], v)
+                })
+                .collect(),
+        );
         let broker_pid = broker.pid().unwrap().to_string();
         let cpu_before = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
         let start = Instant::now() + Duration::from_millis(50);
-        let mut handles = Vec::with_capacity(count);
-        // At most 2,000 requests (connections) open at once: without a cap, an overloaded run
-        // opens a connection per waiting request until the process runs out of file
-        // descriptors. A request that waits for a slot still counts its latency from its
-        // scheduled time, so the queueing shows in the percentiles.
-        let slots = Arc::new(tokio::sync::Semaphore::new(2000));
-        for i in 0..count {
-            let scheduled = start + interval * i as u32;
-            tokio::time::sleep_until(scheduled.into()).await;
-            let post = post.clone();
-            let body = bodies[i % bodies.len()].clone();
-            let slot = slots.clone().acquire_owned().await.unwrap();
-            handles.push(tokio::spawn(async move {
-                let status = post(body).await;
-                drop(slot);
-                (status, scheduled.elapsed())
-            }));
-        }
-        let mut latencies = Vec::with_capacity(count);
-        let mut ok = 0;
-        for h in handles {
-            let (status, l) = h.await.unwrap();
-            ok += usize::from(status == 202);
-            latencies.push(l);
-        }
+        let results = std::thread::spawn(move || {
+            let client = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            client.block_on(open_loop::run(addr, requests, start, count, interval, connections))
+        })
+        .join()
+        .unwrap();
+        let ok = results.iter().filter(|(status, _)| *status == 202).count();
+        let mut latencies: Vec<Duration> = results.iter().map(|(_, l)| *l).collect();
         let wall = start.elapsed().as_secs_f64();
         let achieved = count as f64 / wall;
         println!(
