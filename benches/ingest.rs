@@ -1,16 +1,18 @@
 //! Ingest load benchmark on this machine, broker included (tansu from .venv):
 //!
 //! 1. ceiling: a bare rdkafka ThreadedProducer (acks=all, idempotent, lz4 — the service's settings)
-//!    pushing the same events to the same broker;
-//! 2. 500-event batches over HTTP from concurrent clients: events/s, and the ratio to (1);
-//! 3. single-event requests at a fixed (open-loop) rate of 10,000 req/s: achieved rate and
-//!    p50/p99 latency (measured from the scheduled send time, so queueing counts).
+//!    pushing the same events to the same broker; then the same producer attaching the three
+//!    headers the service puts on every record (for reference);
+//! 2. 500-event batches over HTTP from 8 concurrent hyper clients: events/s, and the ratios;
+//! 3. single-event requests at a fixed (open-loop) rate of 10,000 req/s from a lean HTTP/1.1
+//!    client on its own thread (`support/open_loop.rs`): achieved rate and p50/p99 latency
+//!    (measured from the scheduled send time, so queueing counts).
 //!
 //! Run: `cargo bench --bench ingest` after `scripts/test.sh` has built .venv.
 //! Knobs: `PLAYSTREAM_BENCH_BATCH_EVENTS` (500000), `PLAYSTREAM_BENCH_RATE` (10000),
-//! `PLAYSTREAM_BENCH_SECONDS` (5), `PLAYSTREAM_BENCH_LINGER_MS` (the service's 2 ms).
-//! Before (3) it also measures the latency floor: the bare producer sending one message at a
-//! time at the same rate.
+//! `PLAYSTREAM_BENCH_SECONDS` (5), `PLAYSTREAM_BENCH_CONNECTIONS` (128, for 3),
+//! `PLAYSTREAM_BENCH_LINGER_MS` (the service's 2 ms). Before (3) it also measures the latency
+//! floor: the bare producer sending one message at a time at the same rate.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
 
@@ -26,8 +28,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use playstream::ingest::auth::Limit;
 use playstream::event::{HEADER_KEY_ID, HEADER_RECEIVED_AT};
+use playstream::ingest::auth::Limit;
 use playstream::ingest::{IngestConfig, serve};
 use playstream::validate::corpus::{Mix, corpus};
 use playstream::validate::{Catalog, LocalSchemas};
@@ -62,7 +64,12 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 /// Events/s a bare ThreadedProducer with the service's settings pushes to `ingest-ceiling`,
 /// counted until every one is acknowledged; `headers` adds the service's three headers.
-async fn bare_producer_rate(bootstrap: &str, events: &[(String, Vec<u8>)], total: usize, headers: bool) -> f64 {
+async fn bare_producer_rate(
+    bootstrap: &str,
+    events: &[(String, Vec<u8>)],
+    total: usize,
+    headers: bool,
+) -> f64 {
     let producer: ThreadedProducer<CountAcks> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
@@ -72,7 +79,8 @@ async fn bare_producer_rate(bootstrap: &str, events: &[(String, Vec<u8>)], total
         .set("queue.buffering.max.messages", "200000")
         .create_with_context(CountAcks::default())
         .unwrap();
-    let received_at = playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros());
+    let received_at =
+        playstream::validate::time::to_rfc3339(playstream::validate::Context::now().now_micros());
     let started = Instant::now();
     for i in 0..total {
         let (k, v) = &events[i % events.len()];
