@@ -93,11 +93,8 @@ pub(crate) fn from_json<'a>(
     let mut extra: Extra<'a> = Vec::new();
     let mut cursor = 0;
     for (m, (key, raw)) in members.iter().enumerate() {
-        // Clients usually send fields in schema order: try the next field first.
-        let index = match schema.fields.get(cursor) {
-            Some(f) if f.name == *key => Some(cursor),
-            _ => schema.field_index(key),
-        };
+        // Clients usually send fields in schema order: search from the next field on.
+        let index = schema.field_index_from(key, cursor);
         let duplicate = match index.and_then(|i| slots.get_mut(i)) {
             Some(slot) => std::mem::replace(slot, u32::try_from(m).unwrap_or(u32::MAX - 1)) != u32::MAX,
             None => {

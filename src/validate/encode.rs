@@ -8,7 +8,6 @@ use std::io::Write;
 
 use super::Validated;
 use super::convert::FieldValue;
-use super::schema::Kind;
 use super::time::format_rfc3339;
 
 /// Where a record came from, for `_meta`.
@@ -41,17 +40,13 @@ pub(crate) fn encode_line(
             out.push(b',');
         }
         first = false;
-        push_str(out, &spec.name);
-        out.push(b':');
+        out.extend_from_slice(&spec.json_key);
         match value {
             FieldValue::Absent => {}
             FieldValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             FieldValue::Long(v) => push_int(out, *v),
             FieldValue::Str(s) => push_str(out, s),
-            FieldValue::Enum(i) => match &spec.kind {
-                Kind::Enum(symbols) => push_str(out, symbols.get(*i).map_or("", String::as_str)),
-                _ => push_str(out, ""),
-            },
+            FieldValue::Enum(i) => out.extend_from_slice(spec.json_symbols.get(*i).map_or(b"\"\"", |s| s)),
             FieldValue::Amount(_) => out.extend_from_slice(b"null"),
             FieldValue::Money(d) => {
                 out.push(b'"');

@@ -103,6 +103,10 @@ pub struct FieldSpec {
     pub format: Format,
     /// For money: index of the field holding its currency.
     pub currency_field: Option<usize>,
+    /// `"name":` as JSON, encoded once here rather than once per record.
+    pub json_key: Box<[u8]>,
+    /// For enums: each symbol as a JSON string, encoded once.
+    pub json_symbols: Vec<Box<[u8]>>,
 }
 
 /// One event type's schema at one version.
@@ -167,7 +171,21 @@ impl EventSchema {
 
     /// Index of a field by name.
     pub fn field_index(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.name == name)
+        self.field_index_from(name, 0)
+    }
+
+    /// Index of a field by name, searching from field `hint` on first (then from the start):
+    /// members mostly come in schema order, with optional fields skipped.
+    pub fn field_index_from(&self, name: &str, hint: usize) -> Option<usize> {
+        let hint = hint.min(self.fields.len());
+        let (after, before) =
+            (self.fields.get(hint..).unwrap_or_default(), self.fields.get(..hint).unwrap_or_default());
+        let is = |f: &FieldSpec| {
+            f.name.len() == name.len()
+                && f.name.as_bytes().first() == name.as_bytes().first()
+                && f.name == name
+        };
+        after.iter().position(is).map(|i| i + hint).or_else(|| before.iter().position(is))
     }
 }
 
@@ -206,7 +224,30 @@ fn compile_field(f: &Json) -> Result<FieldSpec, String> {
         _ => return Err(format!("field {name}: both min and minExclusive")),
     };
     let max = f.get("playstream.max").and_then(Json::as_i64);
-    Ok(FieldSpec { name, kind, optional, default, min, max, min_exclusive, format, currency_field: None })
+    let json = |text: &str| {
+        let mut out = Vec::with_capacity(text.len() + 3);
+        super::encode::push_str(&mut out, text);
+        out
+    };
+    let mut json_key = json(&name);
+    json_key.push(b':');
+    let json_symbols = match &kind {
+        Kind::Enum(symbols) => symbols.iter().map(|s| json(s).into_boxed_slice()).collect(),
+        _ => Vec::new(),
+    };
+    Ok(FieldSpec {
+        name,
+        kind,
+        optional,
+        default,
+        min,
+        max,
+        min_exclusive,
+        format,
+        currency_field: None,
+        json_key: json_key.into_boxed_slice(),
+        json_symbols,
+    })
 }
 
 fn compile_kind(t: &Json) -> Option<Kind> {
@@ -353,6 +394,33 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_lookup_from_any_hint_agrees_with_a_plain_search() {
+        let c = Catalog::embedded();
+        for t in c.event_types() {
+            let s = c.latest(t).unwrap_or_else(|| panic!("{t}"));
+            for hint in 0..=s.fields.len() + 1 {
+                for (i, f) in s.fields.iter().enumerate() {
+                    assert_eq!(s.field_index_from(&f.name, hint), Some(i), "{t}.{} from {hint}", f.name);
+                }
+                assert_eq!(s.field_index_from("no_such_field", hint), None);
+                assert_eq!(s.field_index_from("", hint), None);
+            }
+            for f in &s.fields {
+                let key: serde_json::Value =
+                    serde_json::from_slice(f.json_key.strip_suffix(b":").unwrap_or_default())
+                        .unwrap_or_default();
+                assert_eq!(key, serde_json::Value::String(f.name.clone()));
+                if let Kind::Enum(symbols) = &f.kind {
+                    assert_eq!(symbols.len(), f.json_symbols.len());
+                    for (sym, json) in symbols.iter().zip(&f.json_symbols) {
+                        assert_eq!(serde_json::from_slice::<String>(json).ok().as_ref(), Some(sym));
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn embedded_catalog_has_all_eight_types() {
