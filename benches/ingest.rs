@@ -208,6 +208,7 @@ fn main() {
             limit: Limit { rate: 0.0, burst: 0.0 },
             cors_origins: vec![],
             max_concurrent_requests: 4096,
+            idle_timeout: Duration::from_secs(65),
         };
         tokio::spawn(serve(config, listener, std::future::pending()));
         tokio::time::sleep(Duration::from_millis(300)).await;

@@ -60,6 +60,7 @@ async fn ingest(args: cli::IngestArgs) -> anyhow::Result<()> {
         limit: playstream::ingest::auth::Limit { rate: args.rate_limit, burst: args.rate_burst },
         cors_origins: args.cors_origins,
         max_concurrent_requests: args.max_concurrent_requests,
+        idle_timeout: std::time::Duration::from_millis(args.idle_timeout_ms),
     };
     playstream::ingest::serve(config, listener, shutdown_signal()).await?;
     Ok(())

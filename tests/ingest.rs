@@ -50,6 +50,7 @@ fn config(bootstrap: &str, topic: &str, limit: Limit, kafka_options: Vec<(String
         limit,
         cors_origins: vec!["https://game.example".into()],
         max_concurrent_requests: 64,
+        idle_timeout: Duration::from_secs(30),
     }
 }
 
@@ -280,4 +281,101 @@ async fn over_the_request_limit_answers_503_overloaded_at_once() {
     // The slot is free again: the next request is handled (and waits for Kafka like any other).
     let (st, body, _) = post(url, auth(), one).await;
     assert_eq!((st, body["error"].as_str()), (503, Some("kafka_unavailable")), "{body}");
+}
+
+/// Reads from `stream` until the server closes it (EOF or reset); the bytes read, and how long
+/// that took. Fails after 10 s.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (Vec<u8>, Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Err(_) => {
+                panic!("connection still open after 10 s; read so far: {:?}", String::from_utf8_lossy(&got))
+            }
+            Ok(Ok(0)) | Ok(Err(_)) => return (got, started.elapsed()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let broker = Broker::start();
+    broker.create_topic("raw-idle", 1);
+    let mut cfg = config(&broker.bootstrap(), "raw-idle", Limit { rate: 0.0, burst: 0.0 }, vec![]);
+    cfg.idle_timeout = Duration::from_millis(600);
+    let s = start_config(cfg).await;
+    let addr = s.base.trim_start_matches("http://").to_string();
+
+    // A connection that never sends anything is closed after the idle timeout.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (_, waited) = read_until_closed(&mut silent).await;
+    assert!(waited >= Duration::from_millis(500), "closed after {waited:?}, before the idle timeout");
+
+    // So is one that sends half a request head and stops.
+    let mut trickle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    trickle.write_all(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let (_, waited) = read_until_closed(&mut trickle).await;
+    assert!(waited >= Duration::from_millis(500), "closed after {waited:?}");
+
+    // A kept-alive connection is served, then closed once idle; no request is cut short.
+    let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let body = br#"{"event_type":"install","user_id":"idle"}"#;
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {KEY}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    kept.write_all(head.as_bytes()).await.unwrap();
+    kept.write_all(body).await.unwrap();
+    let (answer, waited) = read_until_closed(&mut kept).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert!(answer.ends_with(r#"{"accepted":1}"#), "{answer}");
+    assert!(waited >= Duration::from_millis(500), "closed after {waited:?}");
+    assert_eq!(
+        read_topic(&broker.bootstrap(), "raw-idle", 1, 1, Duration::from_secs(30)).len(),
+        1,
+        "on Kafka"
+    );
+
+    // The service still accepts new connections.
+    assert_eq!(get(format!("{}/healthz", s.base)).await, (200, "ok\n".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_answers_requests_in_flight_and_stops_accepting() {
+    let mut broker = Broker::start();
+    broker.create_topic("raw-drain", 1);
+    // As in the outage test: non-idempotent, because the broker is stopped below.
+    let opts = vec![("enable.idempotence".to_string(), "false".to_string())];
+    let cfg = config(&broker.bootstrap(), "raw-drain", Limit { rate: 0.0, burst: 0.0 }, opts);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(serve(cfg, listener, async {
+        let _ = stopped.await;
+    }));
+    let url = format!("http://{addr}/v1/events");
+    let one = br#"{"event_type":"install","user_id":"u"}"#.to_vec();
+    assert_eq!(post(url.clone(), auth(), one.clone()).await.0, 202);
+
+    // With the broker gone, a request waits for Kafka (up to its 3 s produce timeout) while the
+    // service is told to stop.
+    broker.stop();
+    let in_flight = tokio::spawn(post(url.clone(), auth(), one.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no new connections while draining");
+    let (st, body, _) = in_flight.await.unwrap();
+    assert_eq!((st, body["error"].as_str()), (503, Some("kafka_unavailable")), "answered, not cut: {body}");
+    tokio::time::timeout(Duration::from_secs(20), served)
+        .await
+        .expect("serve returns after draining")
+        .unwrap()
+        .unwrap();
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 mod delivery;
 mod routes;
+mod server;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -58,6 +59,9 @@ pub struct IngestConfig {
     pub cors_origins: Vec<String>,
     /// Requests handled at once; beyond it a request is answered 503 `overloaded` at once.
     pub max_concurrent_requests: usize,
+    /// How long a connection may wait for a complete request head (new or kept alive) before it
+    /// is closed.
+    pub idle_timeout: Duration,
 }
 
 /// The service's metrics, on its own registry.
@@ -156,7 +160,7 @@ pub async fn serve(
     spawn_key_reloader(state.clone());
     let app = routes::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, topic = %state.config.topic, "ingest listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    server::run(listener, app, state.config.idle_timeout, shutdown).await;
     tracing::info!("draining: flushing the producer");
     let producer = state.producer.clone();
     let flushed = tokio::task::spawn_blocking(move || {
