@@ -115,8 +115,8 @@ pub(crate) struct IngestArgs {
     /// Requests handled at once; more are answered 503 `overloaded` with Retry-After at once.
     #[arg(long, env = "PLAYSTREAM_MAX_CONCURRENT_REQUESTS", default_value_t = 4096)]
     pub(crate) max_concurrent_requests: usize,
-    /// Milliseconds a connection may wait for a complete request head before it is closed (keep
-    /// it above a load balancer's idle timeout).
+    /// Milliseconds a connection may wait for a complete request head before it is closed, and a
+    /// request body may take to arrive before 408 (keep it above a load balancer's idle timeout).
     #[arg(long, env = "PLAYSTREAM_IDLE_TIMEOUT_MS", default_value_t = 65_000)]
     pub(crate) idle_timeout_ms: u64,
 }

@@ -195,7 +195,8 @@ async fn errors_say_why() {
     let (st, body, _) = post(url.clone(), auth(), many.into_bytes()).await;
     assert_eq!((st, body["error"].as_str()), (413, Some("too_large")));
     let huge = format!("{{\"event_type\":\"x\",\"pad\":\"{}\"}}", "p".repeat(1024 * 1024));
-    assert_eq!(post(url.clone(), auth(), huge.into_bytes()).await.0, 413);
+    let (st, body, _) = post(url.clone(), auth(), huge.into_bytes()).await;
+    assert_eq!((st, body["error"].as_str()), (413, Some("too_large")), "{body}");
 
     // Burst of 20 events, then 1/s: the next 20-event batch is limited.
     let twenty = format!("[{}]", vec![r#"{"event_type":"x","user_id":"u"}"#; 20].join(","));
@@ -302,7 +303,7 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (Vec<u8>, Dura
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_connections_are_closed_after_the_idle_timeout() {
+async fn idle_connections_and_stalled_bodies_time_out() {
     use tokio::io::AsyncWriteExt;
     let broker = Broker::start();
     broker.create_topic("raw-idle", 1);
@@ -321,6 +322,18 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     trickle.write_all(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let (_, waited) = read_until_closed(&mut trickle).await;
     assert!(waited >= Duration::from_millis(500), "closed after {waited:?}");
+
+    // A body that stops arriving is answered 408 once the idle timeout has passed.
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer {KEY}\r\nContent-Length: 100\r\n\r\n{{\"event_type\""
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let (answer, waited) = read_until_closed(&mut stalled).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
+    assert!(waited >= Duration::from_millis(500), "answered after {waited:?}");
 
     // A kept-alive connection is served, then closed once idle; no request is cut short.
     let mut kept = tokio::net::TcpStream::connect(&addr).await.unwrap();

@@ -60,7 +60,7 @@ pub struct IngestConfig {
     /// Requests handled at once; beyond it a request is answered 503 `overloaded` at once.
     pub max_concurrent_requests: usize,
     /// How long a connection may wait for a complete request head (new or kept alive) before it
-    /// is closed.
+    /// is closed, and a request body may take to arrive before it is answered 408.
     pub idle_timeout: Duration,
 }
 

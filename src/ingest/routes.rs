@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State as AxState};
+use axum::extract::State as AxState;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 use serde_json::json;
@@ -28,7 +30,6 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());
     let origins = &state.config.cors_origins;
     if !origins.is_empty() {
@@ -74,11 +75,11 @@ fn presented_key(headers: &HeaderMap) -> Option<&[u8]> {
     scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
 }
 
-async fn post_events(AxState(state): AxState<Arc<State>>, headers: HeaderMap, raw: Bytes) -> Response {
+async fn post_events(AxState(state): AxState<Arc<State>>, headers: HeaderMap, raw: Body) -> Response {
     // Shed load instead of queueing without bound: a full house answers at once, and nothing
     // of the request has been produced, so the client retries all of it.
     let response = match state.admission.try_acquire() {
-        Ok(_permit) => handle(&state, &headers, &raw).await,
+        Ok(_permit) => handle(&state, &headers, raw).await,
         Err(_) => retry_after(
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -92,7 +93,7 @@ async fn post_events(AxState(state): AxState<Arc<State>>, headers: HeaderMap, ra
     response
 }
 
-async fn handle(state: &State, headers: &HeaderMap, raw: &Bytes) -> Response {
+async fn handle(state: &State, headers: &HeaderMap, raw: Body) -> Response {
     let key_id = if state.config.no_auth && state.config.api_keys_file.is_none() {
         "anonymous".to_string()
     } else {
@@ -119,6 +120,30 @@ async fn handle(state: &State, headers: &HeaderMap, raw: &Bytes) -> Response {
             "Content-Type must be application/json",
         );
     }
+    // Only now, with the client authenticated and a request slot held, is the body read: at
+    // most MAX_BODY_BYTES, and within the idle timeout so a stalled upload cannot hold the slot.
+    let limited = http_body_util::Limited::new(raw, MAX_BODY_BYTES);
+    let raw: Bytes = match tokio::time::timeout(state.config.idle_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body is over {MAX_BODY_BYTES} bytes"),
+            );
+        }
+        Ok(Err(_)) => {
+            return error(StatusCode::BAD_REQUEST, "bad_request", "the request body could not be read");
+        }
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive within the idle timeout",
+            );
+        }
+    };
+    let raw = &raw;
     let decoded;
     let body: &[u8] = match headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::trim)
     {
