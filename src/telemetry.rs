@@ -37,7 +37,9 @@ pub async fn serve(
                 async move { metrics_text(&registry) }
             }),
         );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    // Idle connections are closed after 65 s, above Prometheus' usual scrape interval.
+    crate::http_server::run(listener, app, std::time::Duration::from_secs(65), shutdown).await;
+    Ok(())
 }
 
 /// One registry in the Prometheus text format.

@@ -7,7 +7,6 @@ pub mod auth;
 pub mod body;
 mod delivery;
 mod routes;
-mod server;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -160,7 +159,7 @@ pub async fn serve(
     spawn_key_reloader(state.clone());
     let app = routes::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, topic = %state.config.topic, "ingest listening");
-    server::run(listener, app, state.config.idle_timeout, shutdown).await;
+    crate::http_server::run(listener, app, state.config.idle_timeout, shutdown).await;
     tracing::info!("draining: flushing the producer");
     let producer = state.producer.clone();
     let flushed = tokio::task::spawn_blocking(move || {

@@ -1,4 +1,5 @@
-//! The HTTP/1.1 accept loop of the ingest service. Invariant: no connection outlives its idle
+//! The HTTP/1.1 accept loop of the services (ingest, and the validator's operations endpoints).
+//! Invariant: no connection outlives its idle
 //! time — a client that opens a connection, or keeps one open after an answer, and does not
 //! send a complete request head within the idle timeout is disconnected, so idle or trickling
 //! clients cannot hold file descriptors for ever; and on shutdown the loop stops accepting, lets
