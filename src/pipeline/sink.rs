@@ -48,9 +48,10 @@ impl Sink {
             Sink::Firehose(f) => f.deliver(lines).await,
             Sink::File(dir) => {
                 let mut attempt = 0;
+                let body: std::sync::Arc<[u8]> = lines.concat().into();
                 loop {
                     let dir = dir.clone();
-                    let body: Vec<u8> = lines.concat();
+                    let body = body.clone();
                     let written =
                         tokio::task::spawn_blocking(move || write_file(&dir, &body, now_micros)).await;
                     match written {
@@ -84,10 +85,14 @@ pub fn write_file(root: &Path, body: &[u8], now_micros: i64) -> std::io::Result<
     let name = format!("playstream-{now_micros}-{:016x}.ndjson", fastrand::u64(..));
     let tmp = dir.join(format!(".{name}.tmp"));
     let path = dir.join(name);
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(body)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(body).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+    if let Err(e) = written {
+        // Leave nothing half-written behind; the caller retries with a new name.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::File::open(&dir)?.sync_all()?;
     Ok(path)
 }
