@@ -28,12 +28,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use playstream::event::{HEADER_KEY_ID, HEADER_RECEIVED_AT};
 use playstream::ingest::auth::Limit;
 use playstream::ingest::{IngestConfig, serve};
 use playstream::validate::corpus::{Mix, corpus};
 use playstream::validate::{Catalog, LocalSchemas};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{
     BaseRecord, DeliveryResult, FutureProducer, FutureRecord, Producer, ProducerContext, ThreadedProducer,
 };
@@ -70,11 +68,7 @@ async fn bare_producer_rate(
     total: usize,
     headers: bool,
 ) -> f64 {
-    let producer: ThreadedProducer<CountAcks> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("compression.type", "lz4")
+    let producer: ThreadedProducer<CountAcks> = playstream::event::reliable_producer_config(bootstrap)
         .set("linger.ms", "2")
         .set("queue.buffering.max.messages", "200000")
         .create_with_context(CountAcks::default())
@@ -86,12 +80,7 @@ async fn bare_producer_rate(
         let (k, v) = &events[i % events.len()];
         let mut record = BaseRecord::to("ingest-ceiling").key(k.as_str()).payload(v.as_slice());
         if headers {
-            record = record.headers(
-                OwnedHeaders::new_with_capacity(3)
-                    .insert(Header { key: "content-type", value: Some("application/json") })
-                    .insert(Header { key: HEADER_RECEIVED_AT, value: Some(received_at.as_str()) })
-                    .insert(Header { key: HEADER_KEY_ID, value: Some("bench") }),
-            );
+            record = record.headers(playstream::event::ingest_headers(&received_at, "bench"));
         }
         loop {
             match producer.send(record) {
@@ -145,11 +134,7 @@ fn main() {
         // 1b. The latency floor: the same bare producer settings (and the service's linger), one
         //     message at a time at the single-event rate, timed from the scheduled send to the ack.
         let linger = std::env::var("PLAYSTREAM_BENCH_LINGER_MS").unwrap_or_else(|_| "2".into());
-        let bare: FutureProducer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", broker.bootstrap())
-            .set("acks", "all")
-            .set("enable.idempotence", "true")
-            .set("compression.type", "lz4")
+        let bare: FutureProducer = playstream::event::reliable_producer_config(&broker.bootstrap())
             .set("linger.ms", &linger)
             .create()
             .unwrap();

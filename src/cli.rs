@@ -117,7 +117,7 @@ pub(crate) struct IngestArgs {
     pub(crate) max_concurrent_requests: usize,
     /// Milliseconds a connection may wait for a complete request head before it is closed, and a
     /// request body may take to arrive before 408 (keep it above a load balancer's idle timeout).
-    #[arg(long, env = "PLAYSTREAM_IDLE_TIMEOUT_MS", default_value_t = 65_000)]
+    #[arg(long, env = "PLAYSTREAM_IDLE_TIMEOUT_MS", default_value_t = playstream::http_server::DEFAULT_IDLE_TIMEOUT_MS)]
     pub(crate) idle_timeout_ms: u64,
 }
 

@@ -31,6 +31,15 @@ pub const HEADER_RECEIVED_AT: &str = "ingest.received_at";
 /// Header the ingest service sets: id of the API key that sent the event (never the key).
 pub const HEADER_KEY_ID: &str = "ingest.key_id";
 
+/// The headers the ingest service puts on every record it produces.
+pub fn ingest_headers(received_at: &str, key_id: &str) -> rdkafka::message::OwnedHeaders {
+    use rdkafka::message::{Header, OwnedHeaders};
+    OwnedHeaders::new_with_capacity(3)
+        .insert(Header { key: "content-type", value: Some("application/json") })
+        .insert(Header { key: HEADER_RECEIVED_AT, value: Some(received_at) })
+        .insert(Header { key: HEADER_KEY_ID, value: Some(key_id) })
+}
+
 /// Producer settings every playstream producer shares: nothing counts as written until all
 /// in-sync replicas have it, retries never duplicate, batches are lz4-compressed. Callers add
 /// their own latency and timeout settings.

@@ -1,9 +1,9 @@
 //! The HTTP/1.1 accept loop of the services (ingest, and the validator's operations endpoints).
-//! Invariant: no connection outlives its idle
-//! time — a client that opens a connection, or keeps one open after an answer, and does not
-//! send a complete request head within the idle timeout is disconnected, so idle or trickling
-//! clients cannot hold file descriptors for ever; and on shutdown the loop stops accepting, lets
-//! every request in progress finish and closes idle keep-alive connections.
+//! Invariant: no connection outlives its idle time — a client that opens a connection, or keeps
+//! one open after an answer, and does not send a complete request head within the idle timeout
+//! is disconnected, so idle or trickling clients cannot hold file descriptors for ever; and on
+//! shutdown the loop stops accepting, lets every request in progress finish and closes idle
+//! keep-alive connections.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,6 +13,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+
+/// The idle timeout the services use unless told otherwise: above the 60 s idle timeout common
+/// to load balancers, and above Prometheus' usual scrape interval.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 65_000;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains the open connections.
 pub(crate) async fn run(

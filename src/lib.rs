@@ -2,7 +2,7 @@
 //! ([`validate`]) is pure; the services around it live in the binary's subcommands.
 
 pub mod event;
-mod http_server;
+pub mod http_server;
 pub mod ingest;
 pub mod pipeline;
 pub mod telemetry;

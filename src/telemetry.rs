@@ -37,8 +37,8 @@ pub async fn serve(
                 async move { metrics_text(&registry) }
             }),
         );
-    // Idle connections are closed after 65 s, above Prometheus' usual scrape interval.
-    crate::http_server::run(listener, app, std::time::Duration::from_secs(65), shutdown).await;
+    let idle = std::time::Duration::from_millis(crate::http_server::DEFAULT_IDLE_TIMEOUT_MS);
+    crate::http_server::run(listener, app, idle, shutdown).await;
     Ok(())
 }
 

@@ -47,6 +47,13 @@ pub enum BodyError {
     BadGzip(String),
 }
 
+impl BodyError {
+    /// A raw body over [`MAX_BODY_BYTES`].
+    pub fn body_too_large() -> BodyError {
+        BodyError::TooLarge(format!("the body is over {MAX_BODY_BYTES} bytes"))
+    }
+}
+
 /// Inflates a gzip body, refusing to produce more than [`MAX_BODY_BYTES`].
 pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, BodyError> {
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_BODY_BYTES));
@@ -99,7 +106,7 @@ fn event(index: usize, raw: &RawValue) -> Result<EventSlice<'_>, BodyError> {
 /// Splits a decoded body into its events.
 pub fn split(body: &[u8]) -> Result<Vec<EventSlice<'_>>, BodyError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(BodyError::TooLarge(format!("the body is over {MAX_BODY_BYTES} bytes")));
+        return Err(BodyError::body_too_large());
     }
     match fast::split(body) {
         Some(events) => Ok(events),

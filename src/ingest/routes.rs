@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -21,7 +20,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use super::State;
 use super::body::{self, BodyError, MAX_BODY_BYTES};
 use super::delivery::Acks;
-use crate::event::{HEADER_KEY_ID, HEADER_RECEIVED_AT};
 
 pub(crate) fn router(state: Arc<State>) -> Router {
     let mut app = Router::new()
@@ -126,11 +124,7 @@ async fn handle(state: &State, headers: &HeaderMap, raw: Body) -> Response {
     let raw: Bytes = match tokio::time::timeout(state.config.idle_timeout, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the body is over {MAX_BODY_BYTES} bytes"),
-            );
+            return body_error(&BodyError::body_too_large());
         }
         Ok(Err(_)) => {
             return error(StatusCode::BAD_REQUEST, "bad_request", "the request body could not be read");
@@ -201,10 +195,7 @@ async fn produce(state: &State, key_id: &str, events: &[body::EventSlice<'_>]) -
     let received_at = crate::validate::time::to_rfc3339(crate::validate::Context::now().now_micros());
     let acks = Acks::new(events.len());
     for (i, e) in events.iter().enumerate() {
-        let headers = OwnedHeaders::new_with_capacity(3)
-            .insert(Header { key: "content-type", value: Some("application/json") })
-            .insert(Header { key: HEADER_RECEIVED_AT, value: Some(received_at.as_str()) })
-            .insert(Header { key: HEADER_KEY_ID, value: Some(key_id) });
+        let headers = crate::event::ingest_headers(&received_at, key_id);
         let mut record =
             BaseRecord::with_opaque_to(&state.config.topic, acks.slot(i)).payload(e.bytes).headers(headers);
         if let Some(k) = &e.key {

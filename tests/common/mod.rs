@@ -86,12 +86,12 @@ impl Broker {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Kills the broker (its in-memory data is gone).
     /// The broker's process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Kills the broker (its in-memory data is gone).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
