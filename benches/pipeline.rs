@@ -104,22 +104,15 @@ fn main() {
         },
     );
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    let sink = match std::env::var("PLAYSTREAM_BENCH_SINK") {
+        Ok(dir) if dir.starts_with("file://") => dir.parse().unwrap(),
+        _ => SinkSpec::Firehose("bench".into()),
+    };
     let config = ValidatorConfig {
-        brokers: broker.bootstrap(),
-        group: "bench-validator".into(),
-        raw_topic: "bench-raw".into(),
-        rejects_topic: "bench-rejects".into(),
         kafka_options: vec![("session.timeout.ms".into(), "6000".into())],
-        sink: match std::env::var("PLAYSTREAM_BENCH_SINK") {
-            Ok(dir) if dir.starts_with("file://") => dir.parse().unwrap(),
-            _ => SinkSpec::Firehose("bench".into()),
-        },
-        max_future: Duration::from_secs(86_400),
         linger: Duration::from_millis(50),
-        max_in_flight_per_partition: 20_000,
         concurrent_batches: env_u64("PLAYSTREAM_BENCH_CONCURRENCY", 8) as usize,
-        commit_interval: Duration::from_secs(1),
-        drain_timeout: Duration::from_secs(10),
+        ..ValidatorConfig::new(&broker.bootstrap(), "bench-validator", "bench-raw", "bench-rejects", sink)
     };
     let validator = Validator::new(config, source).unwrap();
     let registry = validator.registry();

@@ -50,9 +50,22 @@ pub(crate) struct ValidateArgs {
     /// Milliseconds a validated event may wait for its Firehose batch to fill.
     #[arg(long, env = "PLAYSTREAM_LINGER_MS", default_value_t = 200)]
     pub(crate) linger_ms: u64,
-    /// Records in flight per partition before the partition is paused.
-    #[arg(long, env = "PLAYSTREAM_MAX_IN_FLIGHT", default_value_t = 20_000)]
-    pub(crate) max_in_flight: usize,
+    /// Records read but not yet delivered, for the whole process, before every partition is
+    /// paused (resumed below half; polling goes on, so the member stays in the group).
+    #[arg(long, env = "PLAYSTREAM_MAX_IN_FLIGHT_RECORDS", default_value_t = 100_000)]
+    pub(crate) max_in_flight_records: usize,
+    /// Bytes read but not yet delivered, for the whole process, before every partition is paused.
+    #[arg(long, env = "PLAYSTREAM_MAX_IN_FLIGHT_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub(crate) max_in_flight_bytes: usize,
+    /// Milliseconds without a success, while work is pending, before /readyz turns 503.
+    #[arg(long, env = "PLAYSTREAM_UNHEALTHY_AFTER_MS", default_value_t = 30_000)]
+    pub(crate) unhealthy_after_ms: u64,
+    /// Milliseconds one Firehose HTTP attempt may take before it is abandoned and retried.
+    #[arg(long, env = "PLAYSTREAM_FIREHOSE_ATTEMPT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub(crate) firehose_attempt_timeout_ms: u64,
+    /// Milliseconds a whole Firehose call may take.
+    #[arg(long, env = "PLAYSTREAM_FIREHOSE_OPERATION_TIMEOUT_MS", default_value_t = 30_000)]
+    pub(crate) firehose_operation_timeout_ms: u64,
     /// PutRecordBatch calls in flight at once.
     #[arg(long, env = "PLAYSTREAM_CONCURRENT_BATCHES", default_value_t = 4)]
     pub(crate) concurrent_batches: usize,

@@ -17,9 +17,18 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Commands::Schemas(cmd) => schemas_cmd::run(cmd),
-        Commands::Ingest(args) => runtime()?.block_on(ingest(args)),
-        Commands::Validate(args) => runtime()?.block_on(validate(args)),
+        Commands::Ingest(args) => on_runtime(ingest(args)),
+        Commands::Validate(args) => on_runtime(validate(args)),
     }
+}
+
+/// Runs a service to completion; threads still blocked on a dead dependency at that point do
+/// not hold the exit (their work is uncommitted and will be read again).
+fn on_runtime(service: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let rt = runtime()?;
+    let result = rt.block_on(service);
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -79,10 +88,16 @@ async fn validate(args: cli::ValidateArgs) -> anyhow::Result<()> {
         sink,
         max_future: Duration::from_secs(u64::from(args.schemas.max_future_hours) * 3600),
         linger: Duration::from_millis(args.linger_ms),
-        max_in_flight_per_partition: args.max_in_flight.max(1),
+        max_in_flight_records: args.max_in_flight_records.max(1),
+        max_in_flight_bytes: args.max_in_flight_bytes.max(1),
         concurrent_batches: args.concurrent_batches.max(1),
         commit_interval: Duration::from_millis(args.commit_interval_ms.max(10)),
         drain_timeout: Duration::from_millis(args.drain_timeout_ms),
+        unhealthy_after: Duration::from_millis(args.unhealthy_after_ms),
+        firehose_timeouts: playstream::pipeline::FirehoseTimeouts {
+            attempt: Duration::from_millis(args.firehose_attempt_timeout_ms.max(1)),
+            operation: Duration::from_millis(args.firehose_operation_timeout_ms.max(1)),
+        },
     };
     let validator = playstream::pipeline::Validator::new(config, schemas)?;
     let listener = tokio::net::TcpListener::bind(&args.metrics_listen).await?;

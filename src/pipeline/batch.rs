@@ -10,11 +10,13 @@ pub const MAX_RECORDS: usize = 500;
 /// Most bytes in one PutRecordBatch call.
 pub const MAX_BYTES: usize = 4 * 1024 * 1024;
 
-/// Identifies the Kafka record a line came from.
+/// Identifies the Kafka record a line came from, and the assignment it was read under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ticket {
     /// Partition.
     pub partition: i32,
+    /// The partition's assignment generation when the record was read.
+    pub generation: super::offsets::Generation,
     /// Offset.
     pub offset: i64,
 }
@@ -90,7 +92,7 @@ mod tests {
     use super::*;
 
     fn t(o: i64) -> Ticket {
-        Ticket { partition: 0, offset: o }
+        Ticket { partition: 0, generation: 1, offset: o }
     }
 
     #[test]

@@ -7,17 +7,25 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::batch::Ticket;
-use super::firehose::backoff;
+use super::offsets::Generation;
+use super::retry::backoff;
 use crate::event::{HEADER_RECEIVED_AT, InboundRecord, Origin};
 use crate::validate::{Context, Provenance, Reject, SchemaSource, time, validate_into};
 
 #[derive(Debug, Clone)]
 struct Entry {
     partition: i32,
+    generation: Generation,
     offset: i64,
     key: Option<Range<usize>>,
     value: Range<usize>,
     headers: Range<usize>,
+}
+
+impl Entry {
+    fn ticket(&self) -> Ticket {
+        Ticket { partition: self.partition, generation: self.generation, offset: self.offset }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -50,10 +58,11 @@ impl Chunk {
         start..self.arena.len()
     }
 
-    /// Copies one record in.
+    /// Copies one record in, read under assignment `generation` of its partition.
     pub fn push<'h>(
         &mut self,
         partition: i32,
+        generation: Generation,
         offset: i64,
         key: Option<&[u8]>,
         value: &[u8],
@@ -67,15 +76,29 @@ impl Chunk {
             let value = v.map(|v| self.put(v));
             self.headers.push(HeaderEntry { name, value });
         }
-        self.entries.push(Entry { partition, offset, key, value, headers: first..self.headers.len() });
+        let headers = first..self.headers.len();
+        self.entries.push(Entry { partition, generation, offset, key, value, headers });
     }
 
     /// Copies one fetched Kafka record in.
-    pub fn push_message<M: rdkafka::message::Message>(&mut self, m: &M) {
+    pub fn push_message<M: rdkafka::message::Message>(&mut self, m: &M, generation: Generation) {
         use rdkafka::message::Headers;
         let headers = m.headers();
         let iter = headers.into_iter().flat_map(|h| h.iter().map(|x| (x.key, x.value)));
-        self.push(m.partition(), m.offset(), m.key(), m.payload().unwrap_or_default(), iter);
+        self.push(m.partition(), generation, m.offset(), m.key(), m.payload().unwrap_or_default(), iter);
+    }
+
+    /// Keeps only the records for which `keep` (given each record's ticket and its size in
+    /// bytes: key, value and headers) returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(Ticket, usize) -> bool) {
+        let headers = &self.headers;
+        self.entries.retain(|e| {
+            let hs = headers.get(e.headers.clone()).unwrap_or_default();
+            let header_bytes: usize =
+                hs.iter().map(|h| h.name.len() + h.value.as_ref().map_or(0, Range::len)).sum();
+            let size = e.value.len() + e.key.as_ref().map_or(0, Range::len) + header_bytes;
+            keep(e.ticket(), size)
+        });
     }
 
     /// Number of records.
@@ -93,9 +116,9 @@ impl Chunk {
         self.arena.len()
     }
 
-    /// (partition, offset) of every record, in read order.
+    /// (partition, generation, offset) of every record, in read order.
     pub fn tickets(&self) -> impl Iterator<Item = Ticket> + '_ {
-        self.entries.iter().map(|e| Ticket { partition: e.partition, offset: e.offset })
+        self.entries.iter().map(Entry::ticket)
     }
 
     fn slice(&self, r: &Range<usize>) -> &[u8] {
@@ -135,14 +158,24 @@ impl Chunk {
 pub struct Outcome {
     /// Valid records: the NDJSON line and where it came from.
     pub accepted: Vec<(Vec<u8>, Ticket)>,
-    /// Invalid records, owned, with the reason.
-    pub rejected: Vec<(InboundRecord, Reject)>,
+    /// Invalid records, owned, with the reason and where they came from.
+    pub rejected: Vec<(InboundRecord, Reject, Ticket)>,
+    /// Records dropped unvalidated because their partition's assignment ended while they
+    /// waited for an unavailable schema source (the new owner reads them again).
+    pub dropped: usize,
 }
 
 /// Validates every record of `chunk`. A schema source that is unavailable is waited out (with
-/// backoff, on this thread): such a record is neither accepted nor rejected until it answers.
-pub fn validate_chunk(chunk: &Chunk, topic: &str, ctx: &Context, schemas: &dyn SchemaSource) -> Outcome {
-    let mut out = Outcome { accepted: Vec::with_capacity(chunk.len()), rejected: Vec::new() };
+/// backoff, on this thread): such a record is neither accepted nor rejected until it answers,
+/// unless `still_ours` says its partition's assignment ended meanwhile — then it is dropped.
+pub fn validate_chunk(
+    chunk: &Chunk,
+    topic: &str,
+    ctx: &Context,
+    schemas: &dyn SchemaSource,
+    still_ours: &dyn Fn(Ticket) -> bool,
+) -> Outcome {
+    let mut out = Outcome { accepted: Vec::with_capacity(chunk.len()), rejected: Vec::new(), dropped: 0 };
     for e in &chunk.entries {
         let value = chunk.slice(&e.value);
         let received_at = chunk
@@ -152,9 +185,11 @@ pub fn validate_chunk(chunk: &Chunk, topic: &str, ctx: &Context, schemas: &dyn S
         let prov = Provenance { topic, partition: e.partition, offset: e.offset, received_at };
         let mut line = Vec::with_capacity(value.len() + 256);
         let mut attempt = 0;
+        let ticket = e.ticket();
         let verdict = loop {
             match validate_into(value, &prov, ctx, schemas, &mut line) {
-                Ok(v) => break v,
+                Ok(v) => break Some(v),
+                Err(_) if !still_ours(ticket) => break None,
                 Err(err) => {
                     attempt += 1;
                     tracing::warn!(error = %err, attempt, "schema lookup failed; retrying");
@@ -162,10 +197,10 @@ pub fn validate_chunk(chunk: &Chunk, topic: &str, ctx: &Context, schemas: &dyn S
                 }
             }
         };
-        let ticket = Ticket { partition: e.partition, offset: e.offset };
         match verdict {
-            Ok(()) => out.accepted.push((line, ticket)),
-            Err(reject) => out.rejected.push((chunk.inbound(e, topic), reject)),
+            Some(Ok(())) => out.accepted.push((line, ticket)),
+            Some(Err(reject)) => out.rejected.push((chunk.inbound(e, topic), reject, ticket)),
+            None => out.dropped += 1,
         }
     }
     out
@@ -191,9 +226,9 @@ mod tests {
         let mut chunk = Chunk::default();
         for (i, r) in records.iter().enumerate() {
             let at = b"2026-11-22T10:00:00.5Z".as_slice();
-            chunk.push(1, i as i64, Some(r.key.as_bytes()), &r.value, [("ingest.received_at", Some(at))]);
+            chunk.push(1, 9, i as i64, Some(r.key.as_bytes()), &r.value, [("ingest.received_at", Some(at))]);
         }
-        let out = validate_chunk(&chunk, "raw", &ctx, &src);
+        let out = validate_chunk(&chunk, "raw", &ctx, &src, &|_| true);
         assert_eq!(out.accepted.len() + out.rejected.len(), records.len());
         assert!(!out.rejected.is_empty(), "the default mix has invalid records");
         let received_at = time::parse_rfc3339("2026-11-22T10:00:00.5Z");
@@ -203,7 +238,8 @@ mod tests {
             let want = validate(&r.value, &prov, &ctx, &src).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(crate::validate::Verdict::Accepted(line.clone()), want);
         }
-        for (rec, reject) in &out.rejected {
+        for (rec, reject, t) in &out.rejected {
+            assert_eq!((t.partition, t.generation, t.offset), (1, 9, rec.origin.offset));
             let r = &records[rec.origin.offset as usize];
             assert_eq!(rec.value, r.value, "original bytes kept");
             assert_eq!(rec.key.as_deref(), Some(r.key.as_bytes()));
@@ -215,7 +251,7 @@ mod tests {
             .accepted
             .iter()
             .map(|(_, t)| t.offset)
-            .chain(out.rejected.iter().map(|(r, _)| r.origin.offset))
+            .chain(out.rejected.iter().map(|(r, _, _)| r.origin.offset))
             .collect();
         offsets.sort_unstable();
         assert_eq!(offsets, (0..records.len() as i64).collect::<Vec<_>>());
@@ -225,12 +261,12 @@ mod tests {
     fn null_headers_keys_and_empty_values_survive_the_arena() {
         let src = source();
         let mut chunk = Chunk::default();
-        chunk.push(0, 5, None, b"", [("a", None), ("b", Some(&b""[..])), ("c", Some(&b"x"[..]))]);
-        chunk.push(0, 6, Some(b""), b"not json", []);
+        chunk.push(0, 1, 5, None, b"", [("a", None), ("b", Some(&b""[..])), ("c", Some(&b"x"[..]))]);
+        chunk.push(0, 1, 6, Some(b""), b"not json", []);
         assert_eq!((chunk.len(), chunk.tickets().map(|t| t.offset).collect::<Vec<_>>()), (2, vec![5, 6]));
-        let out = validate_chunk(&chunk, "raw", &Context::now(), &src);
+        let out = validate_chunk(&chunk, "raw", &Context::now(), &src, &|_| true);
         assert!(out.accepted.is_empty());
-        let (first, reject) = &out.rejected[0];
+        let (first, reject, _) = &out.rejected[0];
         assert_eq!(reject.code, RejectCode::InvalidJson);
         assert_eq!(first.key, None);
         assert_eq!(first.value, b"");
@@ -244,5 +280,46 @@ mod tests {
         );
         assert_eq!(out.rejected[1].0.key, Some(vec![]));
         assert_eq!(out.rejected[1].0.value, b"not json");
+    }
+
+    #[test]
+    fn retain_sees_sizes_and_drops_records() {
+        let mut chunk = Chunk::default();
+        chunk.push(0, 1, 5, Some(b"k"), b"12345", [("h", Some(&b"vv"[..]))]);
+        chunk.push(2, 7, 6, None, b"abc", []);
+        let mut seen = Vec::new();
+        chunk.retain(|t, size| {
+            seen.push((t.partition, t.generation, t.offset, size));
+            t.partition == 2
+        });
+        assert_eq!(seen, vec![(0, 1, 5, 1 + 5 + 1 + 2), (2, 7, 6, 3)]);
+        assert_eq!(chunk.tickets().map(|t| t.offset).collect::<Vec<_>>(), vec![6]);
+    }
+
+    /// A record waiting for an unavailable schema source is dropped once its partition's
+    /// assignment ends, instead of holding the validation thread for ever.
+    #[test]
+    fn a_record_of_a_revoked_partition_is_dropped_while_the_registry_is_down() {
+        #[derive(Debug)]
+        struct Down(Catalog);
+        impl SchemaSource for Down {
+            fn catalog(&self) -> &Catalog {
+                &self.0
+            }
+            fn writer(
+                &self,
+                _: u32,
+            ) -> Result<Arc<crate::validate::source::WriterSchema>, crate::validate::LookupError>
+            {
+                Err(crate::validate::LookupError::Unavailable("down".into()))
+            }
+        }
+        let mut chunk = Chunk::default();
+        chunk.push(0, 1, 5, None, &[0, 0, 0, 0, 1, 2], []);
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let out = validate_chunk(&chunk, "raw", &Context::now(), &Down(Catalog::embedded()), &|_| {
+            asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 2
+        });
+        assert_eq!((out.accepted.len(), out.rejected.len(), out.dropped), (0, 0, 1));
     }
 }

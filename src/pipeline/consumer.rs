@@ -1,30 +1,36 @@
-//! The consumer loop. Records are read with offset auto-store off; each is validated and sent
-//! to the batcher (good) or the rejects producer (bad); deliveries acknowledge their offsets in
-//! the shared [`Offsets`], and only its watermark — the lowest undelivered offset — is ever
-//! committed. A partition with too many records in flight is paused until deliveries catch up.
-//! On revoke, in-flight work for the revoked partitions is drained (within a deadline shorter
-//! than the session timeout) and committed synchronously before they are released; shutdown
-//! does the same for every partition, then leaves the group.
+//! The consumer loop. Records are read with offset auto-store off, copied into chunks and
+//! tracked under the assignment generation they were read in, then validated on a thread pool
+//! (see [`super::deliver`]); only the offsets' watermark — the lowest undelivered offset — is
+//! ever committed. Invariants: the loop never waits on delivery — it keeps calling poll, so
+//! rebalances are served and the member is never evicted for not polling; one in-flight budget
+//! for the process (records and bytes) bounds memory: over it, every assigned partition is
+//! paused, and resumed below half of it; a record read under an assignment that ended before it
+//! was tracked is dropped unprocessed (the new owner reads it). On revoke, in-flight work of the
+//! revoked partitions is drained (within a deadline shorter than the session timeout) and
+//! committed synchronously before they are released; shutdown does the same for every
+//! partition, then leaves the group.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::producer::FutureProducer;
-use rdkafka::{ClientConfig, ClientContext, Offset, TopicPartitionList};
-use tokio::sync::{Semaphore, mpsc};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, TopicPartitionList};
+use tokio::sync::mpsc;
 
-use super::batch::{Batch, Batcher, Ticket};
-use super::chunk::{Chunk, validate_chunk};
-use super::firehose::FirehoseSink;
+use super::assignment::{Ctx, Shared};
+use super::chunk::Chunk;
+use super::deliver::{JobContext, Lines, Pool, batch_loop};
+use super::firehose::{FirehoseError, FirehoseSink, FirehoseTimeouts};
+use super::health::{Dependency, Health};
 use super::metrics::Metrics;
-use super::offsets::Offsets;
-use super::rejects;
-use super::sink::{Sink, SinkSpec};
-use crate::validate::{Context, SchemaSource};
+use super::offsets::Generation;
+use super::rejects::{RejectsError, RejectsProducer};
+use super::sink::{Sink, SinkSpec, check_dir};
+use crate::validate::SchemaSource;
 
 /// Errors that stop the validator; none is retryable without a configuration change.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +41,15 @@ pub enum ValidatorError {
     /// A metric could not be registered (a defect).
     #[error("metrics registry: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The rejects topic cannot be used.
+    #[error(transparent)]
+    Rejects(#[from] RejectsError),
+    /// The Firehose stream cannot be used.
+    #[error(transparent)]
+    Firehose(#[from] FirehoseError),
+    /// The file sink's directory cannot be created, or the validation threads cannot start.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// Settings of the validator (see `playstream validate --help`).
@@ -56,127 +71,51 @@ pub struct ValidatorConfig {
     pub max_future: Duration,
     /// Longest a validated line waits for its batch to fill.
     pub linger: Duration,
-    /// Records in flight per partition before it is paused.
-    pub max_in_flight_per_partition: usize,
+    /// Records read but not yet delivered, for the whole process, before every partition is
+    /// paused.
+    pub max_in_flight_records: usize,
+    /// Bytes read but not yet delivered, for the whole process, before every partition is paused.
+    pub max_in_flight_bytes: usize,
     /// Batches being delivered at once.
     pub concurrent_batches: usize,
     /// How often delivered offsets are committed.
     pub commit_interval: Duration,
     /// Longest a revoke or shutdown waits for in-flight records (keep below the session timeout).
     pub drain_timeout: Duration,
+    /// Readiness turns false when a dependency has had no success for this long with work pending.
+    pub unhealthy_after: Duration,
+    /// Firehose call timeouts.
+    pub firehose_timeouts: FirehoseTimeouts,
 }
 
-struct Shared {
-    offsets: Mutex<Offsets>,
-    metrics: Metrics,
-    sink_healthy: Arc<AtomicBool>,
-    running: AtomicBool,
-    topic: String,
-    drain_timeout: Duration,
-}
-
-impl Shared {
-    fn offsets(&self) -> std::sync::MutexGuard<'_, Offsets> {
-        self.offsets.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn ack(&self, partition: i32, offset: i64) {
-        self.offsets().ack(partition, offset);
-    }
-
-    /// Waits until `partitions` (all if `None`) have nothing in flight, or the deadline.
-    fn drain_blocking(&self, partitions: Option<&[i32]>) -> bool {
-        let deadline = Instant::now() + self.drain_timeout;
-        loop {
-            let busy: usize = {
-                let o = self.offsets();
-                match partitions {
-                    None => o.in_flight(),
-                    Some(ps) => ps.iter().filter_map(|p| o.get(*p)).map(|p| p.in_flight()).sum(),
-                }
-            };
-            if busy == 0 {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                tracing::warn!(busy, "drain deadline passed; uncommitted records will be read again");
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Commits the watermark of `partitions` (all if `None`); `force` re-commits unchanged ones.
-    fn commit<X: Consumer<Ctx>>(
-        &self,
-        consumer: &X,
-        partitions: Option<&[i32]>,
-        mode: CommitMode,
-        force: bool,
-    ) {
-        let todo: Vec<(i32, i64)> = {
-            let o = self.offsets();
-            o.iter()
-                .filter(|(p, _)| partitions.is_none_or(|ps| ps.contains(p)))
-                .filter_map(|(p, st)| if force { st.watermark() } else { st.to_commit() }.map(|w| (*p, w)))
-                .collect()
-        };
-        if todo.is_empty() {
-            return;
-        }
-        let mut tpl = TopicPartitionList::new();
-        for (p, o) in &todo {
-            if tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o)).is_err() {
-                return;
-            }
-        }
-        let started = Instant::now();
-        match consumer.commit(&tpl, mode) {
-            Ok(()) => {
-                self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
-                self.offsets().committed(&todo);
-                for (p, o) in &todo {
-                    self.metrics.committed_offset.with_label_values(&[&p.to_string()]).set(*o);
-                }
-                tracing::debug!(?todo, "committed");
-            }
-            Err(e) => tracing::warn!(error = %e, "offset commit failed; will retry"),
-        }
-    }
-}
-
-struct Ctx {
-    shared: Arc<Shared>,
-}
-
-impl ClientContext for Ctx {}
-
-impl ConsumerContext for Ctx {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            let parts: Vec<i32> = tpl
-                .elements()
-                .iter()
-                .filter(|e| e.topic() == self.shared.topic)
-                .map(|e| e.partition())
-                .collect();
-            tracing::info!(?parts, "partitions revoked: draining and committing");
-            self.shared.drain_blocking(Some(&parts));
-            self.shared.commit(consumer, Some(&parts), CommitMode::Sync, true);
-            let mut o = self.shared.offsets();
-            for p in &parts {
-                o.revoke(*p);
-            }
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            let mut o = self.shared.offsets();
-            for e in tpl.elements().iter().filter(|e| e.topic() == self.shared.topic) {
-                o.assign(e.partition());
-            }
-            tracing::info!(parts = ?tpl.elements().iter().map(|e| e.partition()).collect::<Vec<_>>(), "partitions assigned");
+impl ValidatorConfig {
+    /// A configuration with the command line's defaults for everything but the names.
+    pub fn new(
+        brokers: &str,
+        group: &str,
+        raw_topic: &str,
+        rejects_topic: &str,
+        sink: SinkSpec,
+    ) -> ValidatorConfig {
+        ValidatorConfig {
+            brokers: brokers.to_string(),
+            group: group.to_string(),
+            raw_topic: raw_topic.to_string(),
+            rejects_topic: rejects_topic.to_string(),
+            kafka_options: Vec::new(),
+            sink,
+            max_future: Duration::from_secs(24 * 3600),
+            linger: Duration::from_millis(200),
+            max_in_flight_records: 100_000,
+            max_in_flight_bytes: 128 * 1024 * 1024,
+            concurrent_batches: 4,
+            commit_interval: Duration::from_secs(1),
+            drain_timeout: Duration::from_secs(10),
+            unhealthy_after: Duration::from_secs(30),
+            firehose_timeouts: FirehoseTimeouts {
+                attempt: Duration::from_secs(10),
+                operation: Duration::from_secs(30),
+            },
         }
     }
 }
@@ -194,17 +133,24 @@ impl std::fmt::Debug for Validator {
     }
 }
 
+/// How long librdkafka waits before fetching again once its local queue is full. Its default
+/// (1 s) starves a consumer that drains the queue faster than that: measured on the benchmark,
+/// every 100k-record prefetch was followed by a ~0.4 s stall.
+pub const FETCH_QUEUE_BACKOFF_MS: &str = "50";
+
+/// Most records copied out of the consumer per chunk (the unit of validation work).
+const CHUNK_RECORDS: usize = 512;
+
+/// Chunks validated at once: one per core.
+fn validation_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
 impl Validator {
     /// Prepares a validator (no I/O yet).
     pub fn new(config: ValidatorConfig, schemas: Arc<dyn SchemaSource>) -> Result<Validator, ValidatorError> {
-        let shared = Arc::new(Shared {
-            offsets: Mutex::new(Offsets::default()),
-            metrics: Metrics::new()?,
-            sink_healthy: Arc::new(AtomicBool::new(true)),
-            running: AtomicBool::new(false),
-            topic: config.raw_topic.clone(),
-            drain_timeout: config.drain_timeout,
-        });
+        let health = Arc::new(Health::new(config.unhealthy_after));
+        let shared = Arc::new(Shared::new(Metrics::new()?, health, &config.raw_topic, config.drain_timeout));
         Ok(Validator { config, schemas, shared })
     }
 
@@ -213,17 +159,41 @@ impl Validator {
         self.shared.metrics.registry.clone()
     }
 
-    /// A readiness probe: the loop runs and the sink is delivering.
+    /// A readiness probe: the loop runs and every dependency can take work.
     pub fn readiness(&self) -> Arc<dyn Fn() -> bool + Send + Sync> {
-        let shared = self.shared.clone();
-        Arc::new(move || {
-            shared.running.load(Ordering::Relaxed) && shared.sink_healthy.load(Ordering::Relaxed)
-        })
+        let health = self.shared.health.clone();
+        Arc::new(move || health.ready())
     }
 
-    /// Runs until `shutdown` resolves, then drains, commits and leaves the group.
+    /// Checks the dependencies (failing fast on a configuration error), then runs until
+    /// `shutdown` resolves; then drains, commits and leaves the group.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ValidatorError> {
         let Validator { config, schemas, shared } = self;
+        let rejects = Arc::new(RejectsProducer::new(
+            &config.brokers,
+            &config.kafka_options,
+            &config.rejects_topic,
+            shared.health.clone(),
+            shared.metrics.clone(),
+        )?);
+        rejects.probe(Duration::from_secs(10)).await?;
+        let sink = match &config.sink {
+            SinkSpec::Firehose(stream) => {
+                let f = FirehoseSink::new(
+                    stream,
+                    config.firehose_timeouts,
+                    shared.metrics.clone(),
+                    shared.health.clone(),
+                )
+                .await;
+                f.healthcheck().await?;
+                Sink::Firehose(f)
+            }
+            SinkSpec::File(dir) => {
+                check_dir(dir)?;
+                Sink::File(dir.clone(), shared.health.clone())
+            }
+        };
         let mut cc = ClientConfig::new();
         cc.set("bootstrap.servers", &config.brokers)
             .set("group.id", &config.group)
@@ -238,100 +208,114 @@ impl Validator {
         let consumer: Arc<StreamConsumer<Ctx>> =
             Arc::new(cc.create_with_context(Ctx { shared: shared.clone() })?);
         consumer.subscribe(&[&config.raw_topic])?;
-        let rejects_producer = rejects::producer(&config.brokers, &config.kafka_options)?;
-        let sink = match &config.sink {
-            SinkSpec::Firehose(stream) => Sink::Firehose(
-                FirehoseSink::new(stream, shared.metrics.clone(), shared.sink_healthy.clone()).await,
-            ),
-            SinkSpec::File(dir) => Sink::File(dir.clone()),
-        };
-        let (tx, rx) = mpsc::channel::<Vec<(Vec<u8>, Ticket)>>(64);
-        let batcher =
-            tokio::spawn(batch_loop(rx, sink, shared.clone(), config.linger, config.concurrent_batches));
+
+        let (lines_tx, lines_rx) = mpsc::channel::<Lines>(64);
+        let batcher = tokio::spawn(batch_loop(
+            lines_rx,
+            sink,
+            shared.clone(),
+            config.linger,
+            config.concurrent_batches,
+        ));
+        let pool = Pool::start(
+            validation_threads(),
+            JobContext {
+                schemas,
+                shared: shared.clone(),
+                lines: lines_tx,
+                rejects,
+                max_future_micros: i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX),
+                runtime: tokio::runtime::Handle::current(),
+            },
+        )?;
         let lag = tokio::spawn(lag_loop(consumer.clone(), shared.clone()));
-        shared.running.store(true, Ordering::Relaxed);
+        shared.health.set_running(true);
         tracing::info!(topic = %config.raw_topic, group = %config.group, "validator running");
 
-        let mut paused: HashSet<i32> = HashSet::new();
+        let budget =
+            Budget { records: config.max_in_flight_records.max(1), bytes: config.max_in_flight_bytes.max(1) };
         let mut commit_tick = tokio::time::interval(config.commit_interval);
-        let mut resume_tick = tokio::time::interval(Duration::from_millis(20));
-        let max_future = i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX);
-        let validators = Arc::new(Semaphore::new(validation_threads()));
-        let rejects_topic: Arc<str> = Arc::from(config.rejects_topic.as_str());
+        let mut budget_tick = tokio::time::interval(Duration::from_millis(20));
+        let mut generations = Generations::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 _ = commit_tick.tick() => {
-                    shared.commit(consumer.as_ref(), None, CommitMode::Async, false);
-                    shared.metrics.in_flight.set(i64::try_from(shared.offsets().in_flight()).unwrap_or(i64::MAX));
+                    // A synchronous commit on a blocking thread: its answer is the broker's (an
+                    // async commit's answer would only reach the commit callback, which the
+                    // stream consumer does not deliver reliably), and the loop keeps polling.
+                    if !shared.committing.swap(true, Ordering::AcqRel) {
+                        let (c, s) = (consumer.clone(), shared.clone());
+                        tokio::task::spawn_blocking(move || {
+                            s.commit(c.as_ref(), None, CommitMode::Sync, false);
+                            s.committing.store(false, Ordering::Release);
+                        });
+                    }
+                    report(&shared);
                 }
-                _ = resume_tick.tick(), if !paused.is_empty() => {
-                    resume_drained(consumer.as_ref(), &shared, &mut paused, config.max_in_flight_per_partition);
+                _ = budget_tick.tick(), if shared.paused.load(Ordering::Relaxed) => {
+                    if budget.below_half(shared.offsets().in_flight()) {
+                        set_paused(consumer.as_ref(), &shared, false);
+                    }
                 }
                 msg = consumer.recv() => {
-                    // Copy what is already fetched (up to a chunk) out of the consumer, track it
-                    // under one lock, and hand the chunk to a validation thread.
+                    // Copy what is already fetched (up to a chunk) out of the consumer, each
+                    // record with the generation of its partition at the moment it was read.
                     let mut chunk = Chunk::with_capacity(CHUNK_RECORDS, CHUNK_RECORDS * 512);
+                    let mut stale = 0u64;
                     let mut next = Some(msg);
                     while let Some(msg) = next.take() {
                         match msg {
                             Err(e) => tracing::warn!(error = %e, "consume error"),
-                            Ok(m) => chunk.push_message(&m),
+                            Ok(m) => match generations.of(&shared, m.partition()) {
+                                Some(g) => chunk.push_message(&m, g),
+                                None => stale += 1,
+                            },
                         }
                         if chunk.len() < CHUNK_RECORDS {
                             next = consumer.recv().now_or_never();
                         }
                     }
+                    // Track under one lock; a record whose assignment ended meanwhile (a revoke
+                    // ran inside one of the polls above) is dropped unprocessed.
+                    let now = Instant::now();
+                    let in_flight = {
+                        let mut o = shared.offsets();
+                        chunk.retain(|t, bytes| {
+                            let kept = o.track(t.partition, t.generation, t.offset, bytes, now);
+                            stale += u64::from(!kept);
+                            kept
+                        });
+                        o.in_flight()
+                    };
+                    if stale > 0 {
+                        shared.metrics.stale_records.inc_by(stale);
+                    }
+                    if !budget.within(in_flight) && !shared.paused.load(Ordering::Relaxed) {
+                        set_paused(consumer.as_ref(), &shared, true);
+                    }
                     if chunk.is_empty() {
                         continue;
                     }
-                    let full: Vec<i32> = {
-                        let mut o = shared.offsets();
-                        for t in chunk.tickets() {
-                            o.track(t.partition, t.offset);
-                        }
-                        let mut parts: Vec<i32> = chunk.tickets().map(|t| t.partition).collect();
-                        parts.dedup();
-                        parts.retain(|p| o.get(*p).is_some_and(|x| x.in_flight() >= config.max_in_flight_per_partition));
-                        parts
-                    };
                     shared.metrics.consumed.inc_by(chunk.len() as u64);
-                    for p in full {
-                        if paused.insert(p) {
-                            // pause() ignores offsets: the partition resumes where it stopped.
-                            let mut tpl = TopicPartitionList::new();
-                            tpl.add_partition(&config.raw_topic, p);
-                            if let Err(e) = consumer.pause(&tpl) {
-                                tracing::warn!(error = %e, partition = p, "pause failed");
-                            }
-                        }
+                    if !pool.submit(chunk) {
+                        tracing::error!("validation threads stopped");
+                        break;
                     }
-                    let Ok(permit) = validators.clone().acquire_owned().await else { break };
-                    let job = Job {
-                        chunk,
-                        schemas: schemas.clone(),
-                        shared: shared.clone(),
-                        tx: tx.clone(),
-                        rejects: rejects_producer.clone(),
-                        rejects_topic: rejects_topic.clone(),
-                        max_future,
-                        runtime: tokio::runtime::Handle::current(),
-                    };
-                    tokio::task::spawn_blocking(move || {
-                        job.run();
-                        drop(permit);
-                    });
                 }
             }
         }
         tracing::info!("stopping: draining in-flight records");
-        shared.running.store(false, Ordering::Relaxed);
-        drop(tx);
-        let _ = tokio::time::timeout(config.drain_timeout, batcher).await;
+        shared.health.set_running(false);
         let drainer = shared.clone();
-        let _ = tokio::task::spawn_blocking(move || drainer.drain_blocking(None)).await;
+        let drained = tokio::task::spawn_blocking(move || {
+            pool.finish();
+            drainer.drain_blocking(None)
+        });
+        let _ = tokio::time::timeout(config.drain_timeout, drained).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), batcher).await;
         shared.commit(consumer.as_ref(), None, CommitMode::Sync, true);
         lag.abort();
         consumer.unsubscribe();
@@ -340,137 +324,82 @@ impl Validator {
     }
 }
 
-/// How long librdkafka waits before fetching again once its local queue is full. Its default
-/// (1 s) starves a consumer that drains the queue faster than that: measured on the benchmark,
-/// every 100k-record prefetch was followed by a ~0.4 s stall.
-pub const FETCH_QUEUE_BACKOFF_MS: &str = "50";
-
-/// Most records copied out of the consumer per chunk (the unit of validation work); a paused
-/// partition may overshoot its in-flight bound by at most this much.
-const CHUNK_RECORDS: usize = 512;
-
-/// Chunks validated at once: one per core.
-fn validation_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+/// The process-wide in-flight budget.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    records: usize,
+    bytes: usize,
 }
 
-/// One chunk's validation, run on a blocking thread: accepted lines go to the batcher, each
-/// reject to the rejects topic (acknowledged once Kafka has it).
-struct Job {
-    chunk: Chunk,
-    schemas: Arc<dyn SchemaSource>,
-    shared: Arc<Shared>,
-    tx: mpsc::Sender<Vec<(Vec<u8>, Ticket)>>,
-    rejects: FutureProducer,
-    rejects_topic: Arc<str>,
-    max_future: i64,
-    runtime: tokio::runtime::Handle,
-}
+impl Budget {
+    fn within(self, (records, bytes): (usize, usize)) -> bool {
+        records < self.records && bytes < self.bytes
+    }
 
-impl Job {
-    fn run(self) {
-        let mut ctx = Context::now();
-        ctx.max_future_micros = self.max_future;
-        let outcome = validate_chunk(&self.chunk, &self.shared.topic, &ctx, self.schemas.as_ref());
-        drop(self.chunk);
-        let at: Arc<str> = Arc::from(String::from_utf8_lossy(ctx.stamp()).as_ref());
-        for (record, reject) in outcome.rejected {
-            let (producer, topic, shared, at) =
-                (self.rejects.clone(), self.rejects_topic.clone(), self.shared.clone(), at.clone());
-            self.runtime.spawn(async move {
-                rejects::send(&producer, &topic, &record, &reject, &at).await;
-                shared.metrics.rejected.with_label_values(&[reject.code.code()]).inc();
-                shared.ack(record.origin.partition, record.origin.offset);
-            });
-        }
-        if !outcome.accepted.is_empty() && self.tx.blocking_send(outcome.accepted).is_err() {
-            tracing::error!("batcher stopped; accepted records stay uncommitted");
-        }
+    fn below_half(self, (records, bytes): (usize, usize)) -> bool {
+        records <= self.records / 2 && bytes <= self.bytes / 2
     }
 }
 
-fn resume_drained(consumer: &StreamConsumer<Ctx>, shared: &Shared, paused: &mut HashSet<i32>, max: usize) {
-    let ready: Vec<i32> = {
-        let o = shared.offsets();
-        paused.iter().copied().filter(|p| o.get(*p).is_none_or(|x| x.in_flight() <= max / 2)).collect()
-    };
-    for p in ready {
-        paused.remove(&p);
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(&shared.topic, p);
-        if let Err(e) = consumer.resume(&tpl) {
-            tracing::warn!(error = %e, partition = p, "resume failed");
+/// The loop's copy of each owned partition's generation, refreshed when the assignment changes.
+#[derive(Debug, Default)]
+struct Generations {
+    epoch: u64,
+    map: HashMap<i32, Generation>,
+    loaded: bool,
+}
+
+impl Generations {
+    fn of(&mut self, shared: &Shared, partition: i32) -> Option<Generation> {
+        let epoch = shared.epoch.load(Ordering::Acquire);
+        if !self.loaded || epoch != self.epoch {
+            self.map = shared.offsets().iter().map(|(p, o)| (*p, o.generation())).collect();
+            self.epoch = epoch;
+            self.loaded = true;
         }
+        self.map.get(&partition).copied()
     }
 }
 
-async fn batch_loop(
-    mut rx: mpsc::Receiver<Vec<(Vec<u8>, Ticket)>>,
-    sink: Sink,
-    shared: Arc<Shared>,
-    linger: Duration,
-    concurrency: usize,
-) {
-    let concurrency = concurrency.max(1);
-    let permits = Arc::new(Semaphore::new(concurrency));
-    let mut batcher = Batcher::new(linger);
-    let mut incoming = Vec::with_capacity(64);
-    // One timer, re-armed only when the open batch's deadline changes (not per record).
-    let timer = tokio::time::sleep(Duration::from_secs(3600));
-    tokio::pin!(timer);
-    let mut armed: Option<Instant> = None;
-    loop {
-        if batcher.deadline() != armed {
-            armed = batcher.deadline();
-            if let Some(d) = armed {
-                timer.as_mut().reset(d.into());
-            }
-        }
-        tokio::select! {
-            n = rx.recv_many(&mut incoming, 64) => {
-                if n == 0 {
-                    if let Some(b) = batcher.take() {
-                        dispatch(b, &sink, &shared, &permits).await;
-                    }
-                    break;
-                }
-                let now = Instant::now();
-                for (line, ticket) in incoming.drain(..).flatten() {
-                    if let Some(b) = batcher.push(line, ticket, now) {
-                        dispatch(b, &sink, &shared, &permits).await;
-                    }
-                }
-            }
-            () = &mut timer, if armed.is_some() => {
-                if let Some(b) = batcher.take_due(Instant::now()) {
-                    dispatch(b, &sink, &shared, &permits).await;
-                }
-                armed = None;
-            }
-        }
+/// Pauses (or resumes) every assigned partition. The loop keeps polling either way.
+fn set_paused(consumer: &StreamConsumer<Ctx>, shared: &Shared, paused: bool) {
+    shared.paused.store(paused, Ordering::Release);
+    let assignment = consumer.assignment().unwrap_or_else(|_| TopicPartitionList::new());
+    let n = assignment.count();
+    let result = if paused { consumer.pause(&assignment) } else { consumer.resume(&assignment) };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, paused, "pause/resume failed");
     }
-    let _ = permits.acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX)).await;
+    shared.metrics.paused_partitions.set(if paused { i64::try_from(n).unwrap_or(i64::MAX) } else { 0 });
+    let (records, bytes) = shared.offsets().in_flight();
+    if paused {
+        tracing::info!(records, bytes, partitions = n, "in-flight budget spent: every partition paused");
+    } else {
+        tracing::info!(records, bytes, partitions = n, "below half the budget: partitions resumed");
+    }
 }
 
-async fn dispatch(batch: Batch, sink: &Sink, shared: &Arc<Shared>, permits: &Arc<Semaphore>) {
-    let Ok(permit) = permits.clone().acquire_owned().await else { return };
-    let sink = sink.clone();
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        sink.deliver(&batch.lines, Context::now().now_micros()).await;
-        let n = batch.tickets.len();
-        {
-            let mut o = shared.offsets();
-            for t in &batch.tickets {
-                o.ack(t.partition, t.offset);
-            }
-        }
-        shared.metrics.accepted.inc_by(n as u64);
-        drop(permit);
-    });
+/// Gauges refreshed on every commit tick.
+fn report(shared: &Shared) {
+    let now = Instant::now();
+    let o = shared.offsets();
+    let (records, bytes) = o.in_flight();
+    shared.metrics.in_flight.set(i64::try_from(records).unwrap_or(i64::MAX));
+    shared.metrics.in_flight_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    for (p, st) in o.iter() {
+        shared
+            .metrics
+            .oldest_undelivered
+            .with_label_values(&[&p.to_string()])
+            .set(st.oldest_age(now).as_secs_f64());
+    }
+    drop(o);
+    for d in [Dependency::Sink, Dependency::Rejects] {
+        shared.metrics.dependency_up.with_label_values(&[d.code()]).set(i64::from(shared.health.healthy(d)));
+    }
 }
 
-/// Every 10 s: high watermark minus committed offset per partition.
+/// Every 10 s: high watermark minus committed offset per owned partition.
 async fn lag_loop(consumer: Arc<StreamConsumer<Ctx>>, shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
@@ -491,7 +420,8 @@ async fn lag_loop(consumer: Arc<StreamConsumer<Ctx>>, shared: Arc<Shared>) {
         })
         .await
         .unwrap_or_default();
-        for (p, lag) in highs {
+        let o = shared.offsets();
+        for (p, lag) in highs.into_iter().filter(|(p, _)| o.get(*p).is_some()) {
             shared.metrics.lag.with_label_values(&[&p.to_string()]).set(lag.max(0));
         }
     }

@@ -2,9 +2,11 @@
 //! outcomes, partition numbers), never from error text.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
+use super::health::Dependency;
+use super::retry::FailureClass;
 use crate::validate::RejectCode;
 
 /// All validator metrics, registered on one registry.
@@ -36,6 +38,27 @@ pub struct Metrics {
     pub committed_offset: IntGaugeVec,
     /// High watermark minus committed offset per partition.
     pub lag: IntGaugeVec,
+    /// Age of the oldest undelivered record per partition, seconds.
+    pub oldest_undelivered: GaugeVec,
+    /// Bytes read but not yet delivered.
+    pub in_flight_bytes: IntGauge,
+    /// Partitions paused because the in-flight budget is spent.
+    pub paused_partitions: IntGauge,
+    /// Failed delivery attempts by dependency (`sink`, `rejects`) and class.
+    pub delivery_failures: IntCounterVec,
+    /// Rejects produced with their value cut to what the topic takes.
+    pub rejects_truncated: IntCounter,
+    /// Records read under an assignment revoked before they were tracked (the new owner reads
+    /// them again).
+    pub stale_records: IntCounter,
+    /// Offset commits by outcome (`ok`, `error`), as confirmed by the broker.
+    pub commits: IntCounterVec,
+    /// Rebalance events by kind (`assign`, `revoke`).
+    pub rebalances: IntCounterVec,
+    /// 1 while a dependency can take work, else 0.
+    pub dependency_up: IntGaugeVec,
+    /// Schema Registry lookups by outcome.
+    pub registry_lookups: IntCounterVec,
 }
 
 impl Metrics {
@@ -79,8 +102,80 @@ impl Metrics {
             Opts::new("playstream_partition_lag", "High watermark minus committed offset per partition"),
             &["partition"],
         )?;
-        for m in [&consumed, &accepted, &firehose_records, &firehose_failed_entries, &firehose_retries] {
+        let oldest_undelivered = GaugeVec::new(
+            Opts::new(
+                "playstream_partition_oldest_undelivered_seconds",
+                "Age of the oldest record read but not yet delivered, per partition",
+            ),
+            &["partition"],
+        )?;
+        let in_flight_bytes =
+            IntGauge::new("playstream_in_flight_bytes", "Bytes of records read but not yet delivered")?;
+        let paused_partitions = IntGauge::new(
+            "playstream_paused_partitions",
+            "Partitions paused because the in-flight budget is spent",
+        )?;
+        let delivery_failures = IntCounterVec::new(
+            Opts::new(
+                "playstream_delivery_failures_total",
+                "Failed delivery attempts by dependency and failure class",
+            ),
+            &["dependency", "class"],
+        )?;
+        let rejects_truncated = IntCounter::new(
+            "playstream_rejects_truncated_total",
+            "Rejects produced with the value cut to what the rejects topic takes",
+        )?;
+        let stale_records = IntCounter::new(
+            "playstream_records_stale_total",
+            "Records read under an assignment that was revoked before they were tracked",
+        )?;
+        let commits = IntCounterVec::new(
+            Opts::new("playstream_commits_total", "Offset commits by outcome, as confirmed by the broker"),
+            &["outcome"],
+        )?;
+        let rebalances = IntCounterVec::new(
+            Opts::new("playstream_rebalances_total", "Rebalance events by kind"),
+            &["kind"],
+        )?;
+        let dependency_up = IntGaugeVec::new(
+            Opts::new("playstream_dependency_up", "1 while a dependency can take work"),
+            &["dependency"],
+        )?;
+        let registry_lookups = IntCounterVec::new(
+            Opts::new("playstream_registry_lookups_total", "Schema Registry lookups by outcome"),
+            &["outcome"],
+        )?;
+        for m in [
+            &consumed,
+            &accepted,
+            &firehose_records,
+            &firehose_failed_entries,
+            &firehose_retries,
+            &rejects_truncated,
+            &stale_records,
+        ] {
             registry.register(Box::new(m.clone()))?;
+        }
+        registry.register(Box::new(oldest_undelivered.clone()))?;
+        registry.register(Box::new(in_flight_bytes.clone()))?;
+        registry.register(Box::new(paused_partitions.clone()))?;
+        registry.register(Box::new(delivery_failures.clone()))?;
+        registry.register(Box::new(commits.clone()))?;
+        registry.register(Box::new(rebalances.clone()))?;
+        registry.register(Box::new(dependency_up.clone()))?;
+        registry.register(Box::new(registry_lookups.clone()))?;
+        for d in [Dependency::Sink, Dependency::Rejects] {
+            for c in FailureClass::ALL {
+                delivery_failures.with_label_values(&[d.code(), c.code()]);
+            }
+            dependency_up.with_label_values(&[d.code()]).set(1);
+        }
+        for o in ["ok", "error"] {
+            commits.with_label_values(&[o]);
+        }
+        for k in ["assign", "revoke"] {
+            rebalances.with_label_values(&[k]);
         }
         registry.register(Box::new(rejected.clone()))?;
         registry.register(Box::new(firehose_calls.clone()))?;
@@ -106,6 +201,29 @@ impl Metrics {
             in_flight,
             committed_offset,
             lag,
+            oldest_undelivered,
+            in_flight_bytes,
+            paused_partitions,
+            delivery_failures,
+            rejects_truncated,
+            stale_records,
+            commits,
+            rebalances,
+            dependency_up,
+            registry_lookups,
         })
+    }
+
+    /// Counts one failed delivery attempt.
+    pub fn delivery_failed(&self, d: Dependency, class: FailureClass) {
+        self.delivery_failures.with_label_values(&[d.code(), class.code()]).inc();
+    }
+
+    /// Removes the per-partition series of a partition no longer owned.
+    pub fn forget_partition(&self, partition: i32) {
+        let p = partition.to_string();
+        let _ = self.committed_offset.remove_label_values(&[&p]);
+        let _ = self.lag.remove_label_values(&[&p]);
+        let _ = self.oldest_undelivered.remove_label_values(&[&p]);
     }
 }

@@ -5,9 +5,11 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
 
-use super::firehose::{FirehoseSink, backoff};
+use super::firehose::FirehoseSink;
+use super::health::{Dependency, Health};
+use super::retry::FailureClass;
 
 /// A parsed `--sink` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +39,14 @@ impl std::str::FromStr for SinkSpec {
 pub enum Sink {
     /// Firehose.
     Firehose(FirehoseSink),
-    /// Local files.
-    File(PathBuf),
+    /// Local files, with the readiness they report to.
+    File(PathBuf, Arc<Health>),
+}
+
+/// Startup check of a file sink: the directory can be created. An error is a configuration
+/// error (not retryable).
+pub fn check_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
 
 impl Sink {
@@ -46,23 +54,38 @@ impl Sink {
     pub async fn deliver(&self, lines: &[Vec<u8>], now_micros: i64) {
         match self {
             Sink::Firehose(f) => f.deliver(lines).await,
-            Sink::File(dir) => {
+            Sink::File(dir, health) => {
                 let mut attempt = 0;
-                let body: std::sync::Arc<[u8]> = lines.concat().into();
+                let body: Arc<[u8]> = lines.concat().into();
+                health.started(Dependency::Sink);
                 loop {
                     let dir = dir.clone();
                     let body = body.clone();
                     let written =
                         tokio::task::spawn_blocking(move || write_file(&dir, &body, now_micros)).await;
-                    match written {
-                        Ok(Ok(_)) => return,
-                        Ok(Err(e)) => tracing::error!(error = %e, "file sink write failed; retrying"),
-                        Err(e) => tracing::error!(error = %e, "file sink task failed; retrying"),
+                    let class = match written {
+                        Ok(Ok(_)) => break,
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "file sink write failed; retrying");
+                            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                                FailureClass::Fatal
+                            } else {
+                                FailureClass::Transient
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "file sink task failed; retrying");
+                            FailureClass::Transient
+                        }
+                    };
+                    if class == FailureClass::Fatal {
+                        health.fatal(Dependency::Sink);
                     }
                     attempt += 1;
-                    tokio::time::sleep(backoff(attempt, Duration::from_millis(100), Duration::from_secs(10)))
-                        .await;
+                    tokio::time::sleep(class.backoff(attempt)).await;
                 }
+                health.succeeded(Dependency::Sink);
+                health.finished(Dependency::Sink);
             }
         }
     }

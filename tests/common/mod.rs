@@ -20,6 +20,16 @@ pub fn cpu_seconds(pid: &str) -> f64 {
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
 }
 
+/// Resident set size of a process in bytes, from `/proc/PID/status` (Linux); 0 if unknown.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
@@ -223,6 +233,16 @@ impl Drop for Moto {
 
 /// Produces `(key, value)` records to `topic`, returning `(partition, offset)` of each.
 pub fn produce_all(bootstrap: &str, topic: &str, records: &[(String, Vec<u8>)]) -> Vec<(i32, i64)> {
+    produce_all_with(bootstrap, topic, records, &[])
+}
+
+/// [`produce_all`] with extra producer settings (e.g. a larger `message.max.bytes`).
+pub fn produce_all_with(
+    bootstrap: &str,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+    options: &[(&str, &str)],
+) -> Vec<(i32, i64)> {
     use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
     use std::sync::{Arc, Mutex};
     struct Ctx(Arc<Mutex<Vec<(usize, i32, i64)>>>);
@@ -236,12 +256,12 @@ pub fn produce_all(bootstrap: &str, topic: &str, records: &[(String, Vec<u8>)]) 
         }
     }
     let done = Arc::new(Mutex::new(Vec::new()));
-    let producer: ThreadedProducer<Ctx> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .create_with_context(Ctx(done.clone()))
-        .expect("producer");
+    let mut cc = rdkafka::ClientConfig::new();
+    cc.set("bootstrap.servers", bootstrap).set("acks", "all").set("linger.ms", "5");
+    for (k, v) in options {
+        cc.set(*k, *v);
+    }
+    let producer: ThreadedProducer<Ctx> = cc.create_with_context(Ctx(done.clone())).expect("producer");
     for (i, (k, v)) in records.iter().enumerate() {
         let mut rec = BaseRecord::with_opaque_to(topic, Box::new(i)).key(k.as_str()).payload(v.as_slice());
         loop {

@@ -46,6 +46,18 @@ pub struct Seen {
     /// Most records seen in one call, and most bytes.
     pub max_records: usize,
     pub max_bytes: usize,
+    /// While true, every call is answered 503 ServiceUnavailableException (Firehose down).
+    pub down: bool,
+    /// Calls answered while down.
+    pub down_calls: u64,
+    /// While true, every call is answered ResourceNotFoundException (a stream that is missing).
+    pub missing: bool,
+    /// While true, every entry of every call fails (the call itself succeeds).
+    pub fail_all_entries: bool,
+    /// The next this many PutRecordBatch calls never get an answer (a half-open connection).
+    pub hang_calls: u64,
+    /// Calls left unanswered so far.
+    pub hung: u64,
 }
 
 #[derive(Clone)]
@@ -89,8 +101,39 @@ fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {
 
 async fn handle(state: State, headers: HeaderMap, body: Bytes) -> Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if state.seen.lock().unwrap().missing {
+        return aws_error(StatusCode::BAD_REQUEST, "ResourceNotFoundException", "Stream not found");
+    }
+    if target == "Firehose_20150804.DescribeDeliveryStream" {
+        let name = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["DeliveryStreamName"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let out = json!({"DeliveryStreamDescription": {
+            "DeliveryStreamName": name,
+            "DeliveryStreamARN": format!("arn:aws:firehose:us-east-1:000000000000:deliverystream/{name}"),
+            "DeliveryStreamStatus": "ACTIVE",
+            "DeliveryStreamType": "DirectPut",
+            "VersionId": "1",
+            "Destinations": [],
+            "HasMoreDestinations": false
+        }});
+        return ([("content-type", "application/x-amz-json-1.1")], out.to_string()).into_response();
+    }
     if target != "Firehose_20150804.PutRecordBatch" {
         return aws_error(StatusCode::BAD_REQUEST, "UnknownOperationException", target);
+    }
+    let hang = {
+        let mut seen = state.seen.lock().unwrap();
+        let hang = seen.hang_calls > 0;
+        if hang {
+            seen.hang_calls -= 1;
+            seen.hung += 1;
+        }
+        hang
+    };
+    if hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     let f = state.faults;
     if f.max_delay_ms > 0 {
@@ -105,6 +148,10 @@ async fn handle(state: State, headers: HeaderMap, body: Bytes) -> Response {
     let n = seen.calls;
     seen.max_records = seen.max_records.max(records.len());
     seen.max_bytes = seen.max_bytes.max(records.iter().map(|r| decoded_len(&r.data)).sum());
+    if seen.down {
+        seen.down_calls += 1;
+        return aws_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", "down");
+    }
     if f.throttle_every > 0 && n % f.throttle_every == 0 {
         seen.throttled += 1;
         return aws_error(StatusCode::BAD_REQUEST, "ServiceUnavailableException", "Slow down.");
@@ -115,11 +162,12 @@ async fn handle(state: State, headers: HeaderMap, body: Bytes) -> Response {
     }
     let mut responses = String::with_capacity(records.len() * 24);
     let mut failed = 0;
+    let fail_all = seen.fail_all_entries;
     for (i, r) in records.iter().enumerate() {
         if !responses.is_empty() {
             responses.push(',');
         }
-        if fastrand::u64(0..100) < f.entry_fail_pct {
+        if fail_all || fastrand::u64(0..100) < f.entry_fail_pct {
             failed += 1;
             responses
                 .push_str(r#"{"ErrorCode":"ServiceUnavailableException","ErrorMessage":"entry failed"}"#);
