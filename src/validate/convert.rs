@@ -6,6 +6,7 @@
 //! reject; a success always holds exactly one value per schema field.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 use apache_avro::types::Value as Avro;
 
@@ -92,6 +93,7 @@ pub(crate) fn from_json<'a>(
     let mut slots = [u32::MAX; MAX_FIELDS];
     let mut extra: Extra<'a> = Vec::new();
     let mut cursor = 0;
+    let mut seen_extras = SeenKeys::default();
     for (m, (key, raw)) in members.iter().enumerate() {
         // Clients usually send fields in schema order: search from the next field on.
         let index = schema.field_index_from(key, cursor);
@@ -99,7 +101,7 @@ pub(crate) fn from_json<'a>(
             Some(slot) => std::mem::replace(slot, u32::try_from(m).unwrap_or(u32::MAX - 1)) != u32::MAX,
             None => {
                 check_extra(key, raw)?;
-                let seen = extra.iter().any(|(k, _)| k == key);
+                let seen = !seen_extras.insert(key);
                 extra.push((key.clone(), *raw));
                 seen
             }
@@ -122,6 +124,55 @@ pub(crate) fn from_json<'a>(
         });
     }
     Ok((values, extra))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Key probes made by the duplicate check on this thread (tests bound its growth).
+    static KEY_PROBES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one probe of the duplicate check (a key comparison or a hash-set insert).
+fn probe() {
+    #[cfg(test)]
+    KEY_PROBES.with(|c| c.set(c.get() + 1));
+}
+
+/// Unknown members scanned linearly up to this many, through a hash set beyond.
+const SMALL_OBJECT: usize = 16;
+
+/// The keys of the unknown members seen so far, so that a repeated one is found in O(1) per
+/// member: the first few are compared one by one (cheaper than hashing), the rest go through a
+/// hash set.
+#[derive(Default)]
+struct SeenKeys<'m> {
+    few: [&'m str; SMALL_OBJECT],
+    len: usize,
+    many: HashSet<&'m str>,
+}
+
+impl<'m> SeenKeys<'m> {
+    /// Records `key`; false when it was seen before.
+    fn insert(&mut self, key: &'m str) -> bool {
+        let few = self.few.get(..self.len).unwrap_or_default();
+        if self.many.is_empty() {
+            if few.iter().any(|k| {
+                probe();
+                *k == key
+            }) {
+                return false;
+            }
+            if let Some(slot) = self.few.get_mut(self.len) {
+                *slot = key;
+                self.len += 1;
+                return true;
+            }
+            self.many.reserve(4 * SMALL_OBJECT);
+            self.many.extend(self.few);
+        }
+        probe();
+        self.many.insert(key)
+    }
 }
 
 /// An unknown member travels verbatim, so it must be JSON every consumer can read: numbers in
@@ -306,6 +357,60 @@ mod tests {
         assert_eq!(unscaled(&[0xff]), Some(-1));
         assert_eq!(unscaled(&[0xff, 0x38]), Some(-200));
         assert_eq!(unscaled(&[1; 17]), None);
+    }
+
+    /// `n` distinct unknown members, then `tail` (raw JSON text after them, may be empty).
+    fn many_extras(n: usize, tail: &str) -> String {
+        let mut text = String::from(r#"{"event_type":"session_start""#);
+        for i in 0..n {
+            text.push_str(&format!(r#","k{i}":1"#));
+        }
+        text.push_str(tail);
+        text.push('}');
+        text
+    }
+
+    fn convert(text: &str) -> Result<usize, Reject> {
+        let catalog = super::super::Catalog::embedded();
+        let schema = catalog.latest("session_start").unwrap_or_else(|| panic!("schema"));
+        let members = super::super::decode::decode_json(text.as_bytes())?;
+        let ctx = Context::at(0);
+        from_json(schema, &members, &ctx).map(|(_, extra)| extra.len())
+    }
+
+    #[test]
+    fn duplicate_check_is_not_quadratic() {
+        let n = 20_000;
+        let text = many_extras(n, "");
+        KEY_PROBES.with(|c| c.set(0));
+        // The event misses required fields: the duplicate check runs over every member first.
+        let _ = convert(&text);
+        let probes = KEY_PROBES.with(std::cell::Cell::get);
+        assert!(probes <= 2 * n, "{probes} key probes for {n} unknown members");
+    }
+
+    #[test]
+    fn duplicates_are_found_among_many_keys_at_either_end() {
+        let dup_at = |text: &str| convert(text).err().map(|r| (r.code, r.field));
+        let want = |k: &str| Some((RejectCode::InvalidJson, format!("$.{k}")));
+        for n in [0, 3, 15, 16, 17, 40, 90_000] {
+            let first_twice = many_extras(n, "").replacen(
+                r#""event_type":"session_start""#,
+                r#""event_type":"session_start","k0":0"#,
+                1,
+            );
+            if n > 0 {
+                assert_eq!(dup_at(&first_twice), want("k0"), "{n}: first key repeated at once");
+                let last = format!("k{}", n - 1);
+                assert_eq!(dup_at(&many_extras(n, r#","k0":2"#)), want("k0"), "{n}: first key repeated last");
+                assert_eq!(
+                    dup_at(&many_extras(n, &format!(r#","{last}":2"#))),
+                    want(&last),
+                    "{n}: last key twice"
+                );
+            }
+            assert_eq!(dup_at(&many_extras(n, r#","x\u0079":1,"xy":2"#)), want("xy"), "{n}: escaped key");
+        }
     }
 
     #[test]
