@@ -1,5 +1,6 @@
-//! Schema-directed conversion: the members of a JSON object, or the fields of a resolved Avro
-//! record, become one typed [`FieldValue`] per schema field, in schema order. The schema decides
+//! Schema-directed conversion: the members of a JSON object become one typed [`FieldValue`] per
+//! schema field, in schema order (Avro bodies get the same values and the same rules through
+//! [`avro_resolve`](super::avro_resolve)). The schema decides
 //! every type: money becomes an exact decimal parsed from its text (never through `f64`),
 //! timestamps become microseconds, enums their symbol index, and each value is checked by
 //! [`rules`](super::rules) on the way. The first failing field (in schema order) decides the
@@ -7,8 +8,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-
-use apache_avro::types::Value as Avro;
 
 use super::Context;
 use super::decode::{Members, raw_string};
@@ -51,7 +50,9 @@ fn short(text: &str) -> String {
     if end < text.len() { format!("{head}…") } else { head.to_string() }
 }
 
-fn absent<'a>(spec: &FieldSpec, null: bool) -> Result<FieldValue<'a>, Reject> {
+/// The value of a field that is absent (`null`: given as null): its default, `Absent` when
+/// optional, else `missing_field`.
+pub(crate) fn absent<'a>(spec: &FieldSpec, null: bool) -> Result<FieldValue<'a>, Reject> {
     match &spec.default {
         Some(Default::Long(v)) => return Ok(FieldValue::Long(*v)),
         Some(Default::Bool(b)) => return Ok(FieldValue::Bool(*b)),
@@ -249,7 +250,12 @@ fn integer_value<'a>(spec: &FieldSpec, exact: Exact) -> Result<FieldValue<'a>, R
     }
 }
 
-fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<FieldValue<'a>, Reject> {
+/// A string for `spec`: an enum symbol, an RFC 3339 timestamp, or a checked string.
+pub(crate) fn string_value<'a>(
+    spec: &FieldSpec,
+    s: Cow<'a, str>,
+    ctx: &Context,
+) -> Result<FieldValue<'a>, Reject> {
     let name = spec.name.as_str();
     match &spec.kind {
         Kind::Enum(symbols) => {
@@ -275,89 +281,9 @@ fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<
     }
 }
 
-/// Converts a decoded Avro record (written with any compatible writer schema) to the reader
-/// schema's fields: matched by name, defaults for fields the writer lacks, writer-only fields
-/// ignored (Avro schema resolution).
-pub(crate) fn from_avro(
-    schema: &EventSchema,
-    record: Avro,
-    ctx: &Context,
-) -> Result<Vec<FieldValue<'static>>, Reject> {
-    let Avro::Record(mut fields) = record else {
-        return Err(Reject::record(RejectCode::InvalidAvro, "the Avro datum is not a record"));
-    };
-    let mut values = Vec::with_capacity(schema.fields.len());
-    for spec in &schema.fields {
-        let value = match fields.iter_mut().find(|(name, _)| *name == spec.name) {
-            Some((_, v)) => avro_value(spec, std::mem::replace(v, Avro::Null), ctx)?,
-            None => absent(spec, false)?,
-        };
-        values.push(value);
-    }
-    Ok(values)
-}
-
-fn avro_value(spec: &FieldSpec, value: Avro, ctx: &Context) -> Result<FieldValue<'static>, Reject> {
-    let value = match value {
-        Avro::Union(_, inner) => *inner,
-        other => other,
-    };
-    match (&spec.kind, value) {
-        (_, Avro::Null) => absent(spec, true),
-        (Kind::Enum(_), Avro::Enum(idx, _)) => {
-            Ok(FieldValue::Enum(usize::try_from(idx).unwrap_or(usize::MAX)))
-        }
-        (Kind::String | Kind::Uuid | Kind::Enum(_) | Kind::Timestamp, Avro::String(s)) => {
-            string_value(spec, Cow::Owned(s), ctx)
-        }
-        (Kind::Uuid, Avro::Uuid(u)) => check_string(spec, Cow::Owned(u.to_string())).map(FieldValue::Str),
-        (Kind::Int | Kind::Long, Avro::Int(v)) => check_integer(spec, i64::from(v)).map(FieldValue::Long),
-        (Kind::Int | Kind::Long, Avro::Long(v)) => check_integer(spec, v).map(FieldValue::Long),
-        (Kind::Bool, Avro::Boolean(b)) => Ok(FieldValue::Bool(b)),
-        (Kind::Timestamp, Avro::TimestampMicros(v) | Avro::Long(v)) => {
-            check_timestamp(spec, v, ctx).map(FieldValue::Timestamp)
-        }
-        (Kind::Timestamp, Avro::TimestampMillis(v)) => {
-            check_timestamp(spec, v.saturating_mul(1000), ctx).map(FieldValue::Timestamp)
-        }
-        (Kind::Decimal { scale, .. }, Avro::Decimal(d)) => {
-            let bytes = Vec::<u8>::try_from(&d).unwrap_or_default();
-            unscaled(&bytes).map(|v| FieldValue::Amount(Exact::from_unscaled(v, *scale))).ok_or_else(|| {
-                Reject::field(RejectCode::InvalidAmount, &spec.name, format!("{} is too large", spec.name))
-            })
-        }
-        (Kind::Decimal { scale, .. }, Avro::Bytes(b)) => {
-            unscaled(&b).map(|v| FieldValue::Amount(Exact::from_unscaled(v, *scale))).ok_or_else(|| {
-                Reject::field(RejectCode::InvalidAmount, &spec.name, format!("{} is too large", spec.name))
-            })
-        }
-        (kind, _) => Err(wrong_type(spec, want(kind))),
-    }
-}
-
-/// A big-endian two's-complement integer of at most 16 bytes.
-fn unscaled(bytes: &[u8]) -> Option<i128> {
-    if bytes.is_empty() || bytes.len() > 16 {
-        return (bytes.is_empty()).then_some(0);
-    }
-    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
-    let mut buf = if negative { [0xffu8; 16] } else { [0u8; 16] };
-    buf.get_mut(16 - bytes.len()..)?.copy_from_slice(bytes);
-    Some(i128::from_be_bytes(buf))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unscaled_twos_complement() {
-        assert_eq!(unscaled(&[]), Some(0));
-        assert_eq!(unscaled(&[0x01, 0x00]), Some(256));
-        assert_eq!(unscaled(&[0xff]), Some(-1));
-        assert_eq!(unscaled(&[0xff, 0x38]), Some(-200));
-        assert_eq!(unscaled(&[1; 17]), None);
-    }
 
     /// `n` distinct unknown members, then `tail` (raw JSON text after them, may be empty).
     fn many_extras(n: usize, tail: &str) -> String {

@@ -4,7 +4,9 @@
 //! failures are returned as retryable errors, never as rejects), total (no input panics) and
 //! exact (money is never rounded).
 
+mod avro_binary;
 pub mod avro_out;
+mod avro_resolve;
 pub mod codes;
 mod convert;
 pub mod corpus;
@@ -134,17 +136,10 @@ pub fn check<'a>(
     Ok(match decode::decode(value, source)? {
         Err(reject) => Err(reject),
         Ok(Decoded::Json(members)) => check_json(&members, ctx, source.catalog()),
-        Ok(Decoded::Avro(writer, body)) => {
-            let result = match writer.decode(body) {
-                Err(e) => Err(Reject::record(
-                    RejectCode::InvalidAvro,
-                    format!("the Avro body does not decode: {e}"),
-                )),
-                Ok(record) => convert::from_avro(&writer.reader, record, ctx)
-                    .and_then(|values| finish(writer.reader.clone(), values, Vec::new())),
-            };
-            result.map_err(|r| r.with_schema(format!("{} (writer id {})", writer.reader.label, writer.id)))
-        }
+        Ok(Decoded::Avro(writer, body)) => writer
+            .decode(body, ctx)
+            .and_then(|values| finish(writer.reader.clone(), values, Vec::new()))
+            .map_err(|r| r.with_schema(format!("{} (writer id {})", writer.reader.label, writer.id))),
     })
 }
 
@@ -259,6 +254,8 @@ pub fn validate_into(
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod resolution_tests;
 #[cfg(test)]
 #[allow(deprecated)] // to_avro_datum is the simplest way to write test frames
 mod tests;

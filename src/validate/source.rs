@@ -2,7 +2,8 @@
 //! local source answers from `schemas/index.json`; the registry source asks a Schema Registry
 //! (`GET /schemas/ids/{id}`) once per id and caches the answer for the life of the process
 //! (registry ids are immutable). Refusals are cached too, so a producer sending a bad id cannot
-//! turn every record into a registry call: an unusable schema for good, "no such id" for
+//! turn every record into a registry call: an unusable schema (including one that does not
+//! resolve to ours by Avro's rules, checked when the id is first seen) for good, "no such id" for
 //! [`NOT_FOUND_TTL`] (a registry replica may lag behind a fresh registration); an unreachable
 //! registry is never cached. Either way the reader schema is always a local one, so the
 //! validated shape never depends on what a producer registered.
@@ -13,18 +14,20 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use apache_avro::Schema;
-use apache_avro::reader::datum::GenericDatumReader;
 
-use super::reject::RejectCode;
+use super::Context;
+use super::avro_resolve::Plan;
+use super::convert::FieldValue;
+use super::reject::{Reject, RejectCode};
 use super::schema::{Catalog, EventSchema};
 
-/// A writer schema ready to decode data, paired with the local reader schema it resolves to.
+/// A writer schema resolved to the local reader schema its records are validated against.
 pub struct WriterSchema {
     /// The schema id from the frame.
     pub id: u32,
     /// The local schema the data is resolved to and validated against.
     pub reader: Arc<EventSchema>,
-    decoder: GenericDatumReader<'static>,
+    plan: Plan,
 }
 
 impl fmt::Debug for WriterSchema {
@@ -34,27 +37,27 @@ impl fmt::Debug for WriterSchema {
 }
 
 impl WriterSchema {
-    /// Builds a decoder for a writer schema whose records are checked against a local reader
-    /// schema. Resolution (matching fields by name, defaults for fields the writer lacks,
-    /// promotions, enum symbols by name) is done by the conversion stage from the writer's
-    /// values, not by apache-avro, whose resolver refuses bytes-backed decimals shorter than
-    /// the declared precision (which Java and Python writers produce). Writer schemas live for
-    /// the whole process (one per id ever seen), so they are leaked to give the decoder a
-    /// `'static` borrow.
-    pub fn new(id: u32, writer: Schema, reader: Arc<EventSchema>) -> Result<WriterSchema, String> {
-        let writer: &'static Schema = Box::leak(Box::new(writer));
-        let decoder = GenericDatumReader::builder(writer).build().map_err(|e| e.to_string())?;
-        Ok(WriterSchema { id, reader, decoder })
+    /// Resolves a writer schema to a local reader schema by Avro's rules (fields by name or
+    /// reader alias, reader defaults, promotions, enum symbols by name, decimals at the
+    /// writer's scale), once. A writer that cannot be resolved is refused for good:
+    /// [`LookupError::Unusable`] with `incompatible_schema`, which every record with this id
+    /// then gets (a retry cannot help: registry ids are immutable).
+    pub fn new(id: u32, writer: Schema, reader: Arc<EventSchema>) -> Result<WriterSchema, LookupError> {
+        match Plan::compile(&writer, &reader) {
+            Ok(plan) => Ok(WriterSchema { id, reader, plan }),
+            Err(why) => Err(LookupError::Unusable {
+                id,
+                code: RejectCode::IncompatibleSchema,
+                reason: format!("it does not resolve to {}: {why}", reader.label),
+            }),
+        }
     }
 
-    /// Decodes one Avro datum; the whole body must be consumed.
-    pub fn decode(&self, body: &[u8]) -> Result<apache_avro::types::Value, String> {
-        let mut cursor = body;
-        let value = self.decoder.read_value(&mut cursor).map_err(|e| e.to_string())?;
-        if !cursor.is_empty() {
-            return Err(format!("{} trailing bytes after the Avro datum", cursor.len()));
-        }
-        Ok(value)
+    /// Decodes one Avro body into the reader's fields (strings borrowed from `body`); the whole
+    /// body must be consumed. Rejects `invalid_avro` for a body that does not decode, else as
+    /// the reader's rules say.
+    pub(crate) fn decode<'a>(&self, body: &'a [u8], ctx: &Context) -> Result<Vec<FieldValue<'a>>, Reject> {
+        self.plan.decode(&self.reader, body, ctx)
     }
 }
 
@@ -99,19 +102,17 @@ pub trait SchemaSource: Send + Sync + fmt::Debug {
 #[derive(Debug)]
 pub struct LocalSchemas {
     catalog: Arc<Catalog>,
-    writers: HashMap<u32, Arc<WriterSchema>>,
+    writers: HashMap<u32, Result<Arc<WriterSchema>, LookupError>>,
 }
 
 impl LocalSchemas {
-    /// Prepares a decoder for every local schema (each resolves to its type's latest version).
+    /// Resolves every local schema to its type's latest version, once. An older version that
+    /// does not resolve is remembered as refused (`incompatible_schema` for its records).
     pub fn new(catalog: Arc<Catalog>) -> Result<LocalSchemas, super::schema::SchemaError> {
         let mut writers = HashMap::new();
         for (id, schema) in catalog.all() {
             let reader = catalog.latest(&schema.event_type).unwrap_or(schema).clone();
-            let writer = WriterSchema::new(id, schema.avro.clone(), reader).map_err(|reason| {
-                super::schema::SchemaError::Invalid { file: schema.label.clone(), reason }
-            })?;
-            writers.insert(id, Arc::new(writer));
+            writers.insert(id, WriterSchema::new(id, schema.avro.clone(), reader).map(Arc::new));
         }
         Ok(LocalSchemas { catalog, writers })
     }
@@ -123,7 +124,7 @@ impl SchemaSource for LocalSchemas {
     }
 
     fn writer(&self, id: u32) -> Result<Arc<WriterSchema>, LookupError> {
-        self.writers.get(&id).cloned().ok_or(LookupError::NotFound(id))
+        self.writers.get(&id).cloned().unwrap_or(Err(LookupError::NotFound(id)))
     }
 }
 
@@ -197,7 +198,7 @@ impl RegistrySchemas {
             .by_name(&name)
             .ok_or_else(|| unusable(RejectCode::UnknownEventType, format!("no local schema named {name}")))?
             .clone();
-        WriterSchema::new(id, writer, reader).map_err(|reason| unusable(RejectCode::InvalidAvro, reason))
+        WriterSchema::new(id, writer, reader)
     }
 }
 
@@ -299,6 +300,12 @@ mod tests {
         let stranger = r#"{"type":"record","name":"Stranger","fields":[{"name":"x","type":"long"}]}"#;
         answers.insert(9, (200, serde_json::json!({ "schema": stranger }).to_string()));
         answers.insert(10, (500, "{}".into()));
+        let mut no_price: serde_json::Value =
+            serde_json::from_str(include_str!("../../schemas/purchase.v1.avsc")).unwrap_or_default();
+        if let Some(fields) = no_price["fields"].as_array_mut() {
+            fields.retain(|f| f["name"] != "price");
+        }
+        answers.insert(12, (200, serde_json::json!({ "schema": no_price.to_string() }).to_string()));
         let (url, h) = fake_registry(answers);
         let source = RegistrySchemas::new(&url, cat).with_not_found_ttl(Duration::from_millis(300));
 
@@ -318,7 +325,15 @@ mod tests {
                 Err(LookupError::Unusable { code: RejectCode::UnknownEventType, .. })
             ));
         }
+        for _ in 0..5 {
+            assert!(matches!(
+                source.writer(12),
+                Err(LookupError::Unusable { code: RejectCode::IncompatibleSchema, ref reason, .. })
+                    if reason.contains("no field price")
+            ));
+        }
         assert_eq!((hits(&h, 8), hits(&h, 9)), (1, 1), "unusable schemas are remembered for good");
+        assert_eq!(hits(&h, 12), 1, "so is the verdict that a writer does not resolve to ours");
 
         for _ in 0..5 {
             assert_eq!(source.writer(11).err(), Some(LookupError::NotFound(11)));
