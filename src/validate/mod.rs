@@ -14,6 +14,7 @@ mod decode;
 mod encode;
 pub(crate) mod json;
 pub mod number;
+pub mod registry;
 pub mod reject;
 mod rules;
 pub mod schema;
@@ -24,9 +25,10 @@ use std::sync::Arc;
 
 pub use convert::{Extra, FieldValue};
 pub use encode::Provenance;
+pub use registry::{BasicAuth, RegistryAccess, RegistryConfigError, RegistrySchemas};
 pub use reject::{Reject, RejectCode};
 pub use schema::{Catalog, EventSchema, SchemaError};
-pub use source::{LocalSchemas, LookupError, RegistrySchemas, SchemaSource};
+pub use source::{LocalSchemas, LookupError, SchemaSource};
 
 use decode::Decoded;
 
