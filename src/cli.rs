@@ -144,6 +144,12 @@ pub(crate) struct SchemaArgs {
     /// Confluent-compatible Schema Registry for writer schemas of framed Avro (unset: local ids).
     #[arg(long, env = "SCHEMA_REGISTRY_URL")]
     pub(crate) schema_registry_url: Option<String>,
+    /// Schema Registry basic auth as `user:password` (Confluent's `basic.auth.user.info`); never logged.
+    #[arg(long, env = "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", hide_env_values = true, value_parser = SecretAuth)]
+    pub(crate) schema_registry_auth: Option<playstream::validate::BasicAuth>,
+    /// PEM file of CA certificates to trust for an https Schema Registry, besides the system's.
+    #[arg(long, env = "SCHEMA_REGISTRY_CA_FILE")]
+    pub(crate) schema_registry_ca: Option<PathBuf>,
     /// How far in the future an event timestamp may be, in hours.
     #[arg(long, env = "PLAYSTREAM_MAX_FUTURE_HOURS", default_value_t = 24)]
     pub(crate) max_future_hours: u32,
@@ -162,4 +168,25 @@ pub(crate) enum SchemasCommand {
         /// NDJSON file of events; `-` or absent reads stdin.
         file: Option<PathBuf>,
     },
+}
+
+/// Parses `--schema-registry-auth` without echoing the value in a parse error (clap's own
+/// "invalid value" message would print it).
+#[derive(Debug, Clone, Copy)]
+struct SecretAuth;
+
+impl clap::builder::TypedValueParser for SecretAuth {
+    type Value = playstream::validate::BasicAuth;
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        value.to_str().and_then(|v| v.parse().ok()).ok_or_else(|| {
+            let why = "--schema-registry-auth (SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO) must be user:password\n";
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, why)
+        })
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use playstream::validate::{
-    self, Catalog, Context, LocalSchemas, Provenance, RegistrySchemas, SchemaSource, Verdict,
+    self, Catalog, Context, LocalSchemas, Provenance, RegistryAccess, RegistrySchemas, SchemaSource, Verdict,
 };
 
 use crate::cli::{SchemaArgs, SchemasCommand};
@@ -21,7 +21,13 @@ pub(crate) fn load_source(args: &SchemaArgs) -> anyhow::Result<Arc<dyn SchemaSou
     };
     let catalog = Arc::new(catalog);
     Ok(match &args.schema_registry_url {
-        Some(url) => Arc::new(RegistrySchemas::new(url, catalog)),
+        Some(url) => {
+            let access = RegistryAccess {
+                basic_auth: args.schema_registry_auth.clone(),
+                ca_file: args.schema_registry_ca.clone(),
+            };
+            Arc::new(RegistrySchemas::with_access(url, catalog, access)?)
+        }
         None => Arc::new(LocalSchemas::new(catalog)?),
     })
 }

@@ -1,13 +1,13 @@
-//! Schema-directed conversion: the members of a JSON object, or the fields of a resolved Avro
-//! record, become one typed [`FieldValue`] per schema field, in schema order. The schema decides
+//! Schema-directed conversion: the members of a JSON object become one typed [`FieldValue`] per
+//! schema field, in schema order (Avro bodies get the same values and the same rules through
+//! [`avro_resolve`](super::avro_resolve)). The schema decides
 //! every type: money becomes an exact decimal parsed from its text (never through `f64`),
 //! timestamps become microseconds, enums their symbol index, and each value is checked by
 //! [`rules`](super::rules) on the way. The first failing field (in schema order) decides the
 //! reject; a success always holds exactly one value per schema field.
 
 use std::borrow::Cow;
-
-use apache_avro::types::Value as Avro;
+use std::collections::HashSet;
 
 use super::Context;
 use super::decode::{Members, raw_string};
@@ -50,7 +50,9 @@ fn short(text: &str) -> String {
     if end < text.len() { format!("{head}…") } else { head.to_string() }
 }
 
-fn absent<'a>(spec: &FieldSpec, null: bool) -> Result<FieldValue<'a>, Reject> {
+/// The value of a field that is absent (`null`: given as null): its default, `Absent` when
+/// optional, else `missing_field`.
+pub(crate) fn absent<'a>(spec: &FieldSpec, null: bool) -> Result<FieldValue<'a>, Reject> {
     match &spec.default {
         Some(Default::Long(v)) => return Ok(FieldValue::Long(*v)),
         Some(Default::Bool(b)) => return Ok(FieldValue::Bool(*b)),
@@ -92,6 +94,7 @@ pub(crate) fn from_json<'a>(
     let mut slots = [u32::MAX; MAX_FIELDS];
     let mut extra: Extra<'a> = Vec::new();
     let mut cursor = 0;
+    let mut seen_extras = SeenKeys::default();
     for (m, (key, raw)) in members.iter().enumerate() {
         // Clients usually send fields in schema order: search from the next field on.
         let index = schema.field_index_from(key, cursor);
@@ -99,7 +102,7 @@ pub(crate) fn from_json<'a>(
             Some(slot) => std::mem::replace(slot, u32::try_from(m).unwrap_or(u32::MAX - 1)) != u32::MAX,
             None => {
                 check_extra(key, raw)?;
-                let seen = extra.iter().any(|(k, _)| k == key);
+                let seen = !seen_extras.insert(key);
                 extra.push((key.clone(), *raw));
                 seen
             }
@@ -122,6 +125,55 @@ pub(crate) fn from_json<'a>(
         });
     }
     Ok((values, extra))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Key probes made by the duplicate check on this thread (tests bound its growth).
+    static KEY_PROBES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one probe of the duplicate check (a key comparison or a hash-set insert).
+fn probe() {
+    #[cfg(test)]
+    KEY_PROBES.with(|c| c.set(c.get() + 1));
+}
+
+/// Unknown members scanned linearly up to this many, through a hash set beyond.
+const SMALL_OBJECT: usize = 16;
+
+/// The keys of the unknown members seen so far, so that a repeated one is found in O(1) per
+/// member: the first few are compared one by one (cheaper than hashing), the rest go through a
+/// hash set.
+#[derive(Default)]
+struct SeenKeys<'m> {
+    few: [&'m str; SMALL_OBJECT],
+    len: usize,
+    many: HashSet<&'m str>,
+}
+
+impl<'m> SeenKeys<'m> {
+    /// Records `key`; false when it was seen before.
+    fn insert(&mut self, key: &'m str) -> bool {
+        let few = self.few.get(..self.len).unwrap_or_default();
+        if self.many.is_empty() {
+            if few.iter().any(|k| {
+                probe();
+                *k == key
+            }) {
+                return false;
+            }
+            if let Some(slot) = self.few.get_mut(self.len) {
+                *slot = key;
+                self.len += 1;
+                return true;
+            }
+            self.many.reserve(4 * SMALL_OBJECT);
+            self.many.extend(self.few);
+        }
+        probe();
+        self.many.insert(key)
+    }
 }
 
 /// An unknown member travels verbatim, so it must be JSON every consumer can read: numbers in
@@ -198,7 +250,12 @@ fn integer_value<'a>(spec: &FieldSpec, exact: Exact) -> Result<FieldValue<'a>, R
     }
 }
 
-fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<FieldValue<'a>, Reject> {
+/// A string for `spec`: an enum symbol, an RFC 3339 timestamp, or a checked string.
+pub(crate) fn string_value<'a>(
+    spec: &FieldSpec,
+    s: Cow<'a, str>,
+    ctx: &Context,
+) -> Result<FieldValue<'a>, Reject> {
     let name = spec.name.as_str();
     match &spec.kind {
         Kind::Enum(symbols) => {
@@ -224,88 +281,62 @@ fn string_value<'a>(spec: &FieldSpec, s: Cow<'a, str>, ctx: &Context) -> Result<
     }
 }
 
-/// Converts a decoded Avro record (written with any compatible writer schema) to the reader
-/// schema's fields: matched by name, defaults for fields the writer lacks, writer-only fields
-/// ignored (Avro schema resolution).
-pub(crate) fn from_avro(
-    schema: &EventSchema,
-    record: Avro,
-    ctx: &Context,
-) -> Result<Vec<FieldValue<'static>>, Reject> {
-    let Avro::Record(mut fields) = record else {
-        return Err(Reject::record(RejectCode::InvalidAvro, "the Avro datum is not a record"));
-    };
-    let mut values = Vec::with_capacity(schema.fields.len());
-    for spec in &schema.fields {
-        let value = match fields.iter_mut().find(|(name, _)| *name == spec.name) {
-            Some((_, v)) => avro_value(spec, std::mem::replace(v, Avro::Null), ctx)?,
-            None => absent(spec, false)?,
-        };
-        values.push(value);
-    }
-    Ok(values)
-}
-
-fn avro_value(spec: &FieldSpec, value: Avro, ctx: &Context) -> Result<FieldValue<'static>, Reject> {
-    let value = match value {
-        Avro::Union(_, inner) => *inner,
-        other => other,
-    };
-    match (&spec.kind, value) {
-        (_, Avro::Null) => absent(spec, true),
-        (Kind::Enum(_), Avro::Enum(idx, _)) => {
-            Ok(FieldValue::Enum(usize::try_from(idx).unwrap_or(usize::MAX)))
-        }
-        (Kind::String | Kind::Uuid | Kind::Enum(_) | Kind::Timestamp, Avro::String(s)) => {
-            string_value(spec, Cow::Owned(s), ctx)
-        }
-        (Kind::Uuid, Avro::Uuid(u)) => check_string(spec, Cow::Owned(u.to_string())).map(FieldValue::Str),
-        (Kind::Int | Kind::Long, Avro::Int(v)) => check_integer(spec, i64::from(v)).map(FieldValue::Long),
-        (Kind::Int | Kind::Long, Avro::Long(v)) => check_integer(spec, v).map(FieldValue::Long),
-        (Kind::Bool, Avro::Boolean(b)) => Ok(FieldValue::Bool(b)),
-        (Kind::Timestamp, Avro::TimestampMicros(v) | Avro::Long(v)) => {
-            check_timestamp(spec, v, ctx).map(FieldValue::Timestamp)
-        }
-        (Kind::Timestamp, Avro::TimestampMillis(v)) => {
-            check_timestamp(spec, v.saturating_mul(1000), ctx).map(FieldValue::Timestamp)
-        }
-        (Kind::Decimal { scale, .. }, Avro::Decimal(d)) => {
-            let bytes = Vec::<u8>::try_from(&d).unwrap_or_default();
-            unscaled(&bytes).map(|v| FieldValue::Amount(Exact::from_unscaled(v, *scale))).ok_or_else(|| {
-                Reject::field(RejectCode::InvalidAmount, &spec.name, format!("{} is too large", spec.name))
-            })
-        }
-        (Kind::Decimal { scale, .. }, Avro::Bytes(b)) => {
-            unscaled(&b).map(|v| FieldValue::Amount(Exact::from_unscaled(v, *scale))).ok_or_else(|| {
-                Reject::field(RejectCode::InvalidAmount, &spec.name, format!("{} is too large", spec.name))
-            })
-        }
-        (kind, _) => Err(wrong_type(spec, want(kind))),
-    }
-}
-
-/// A big-endian two's-complement integer of at most 16 bytes.
-fn unscaled(bytes: &[u8]) -> Option<i128> {
-    if bytes.is_empty() || bytes.len() > 16 {
-        return (bytes.is_empty()).then_some(0);
-    }
-    let negative = bytes.first().is_some_and(|b| b & 0x80 != 0);
-    let mut buf = if negative { [0xffu8; 16] } else { [0u8; 16] };
-    buf.get_mut(16 - bytes.len()..)?.copy_from_slice(bytes);
-    Some(i128::from_be_bytes(buf))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `n` distinct unknown members, then `tail` (raw JSON text after them, may be empty).
+    fn many_extras(n: usize, tail: &str) -> String {
+        let mut text = String::from(r#"{"event_type":"session_start""#);
+        for i in 0..n {
+            text.push_str(&format!(r#","k{i}":1"#));
+        }
+        text.push_str(tail);
+        text.push('}');
+        text
+    }
+
+    fn convert(text: &str) -> Result<usize, Reject> {
+        let catalog = super::super::Catalog::embedded();
+        let schema = catalog.latest("session_start").unwrap_or_else(|| panic!("schema"));
+        let members = super::super::decode::decode_json(text.as_bytes())?;
+        let ctx = Context::at(0);
+        from_json(schema, &members, &ctx).map(|(_, extra)| extra.len())
+    }
+
     #[test]
-    fn unscaled_twos_complement() {
-        assert_eq!(unscaled(&[]), Some(0));
-        assert_eq!(unscaled(&[0x01, 0x00]), Some(256));
-        assert_eq!(unscaled(&[0xff]), Some(-1));
-        assert_eq!(unscaled(&[0xff, 0x38]), Some(-200));
-        assert_eq!(unscaled(&[1; 17]), None);
+    fn duplicate_check_is_not_quadratic() {
+        let n = 20_000;
+        let text = many_extras(n, "");
+        KEY_PROBES.with(|c| c.set(0));
+        // The event misses required fields: the duplicate check runs over every member first.
+        let _ = convert(&text);
+        let probes = KEY_PROBES.with(std::cell::Cell::get);
+        assert!(probes <= 2 * n, "{probes} key probes for {n} unknown members");
+    }
+
+    #[test]
+    fn duplicates_are_found_among_many_keys_at_either_end() {
+        let dup_at = |text: &str| convert(text).err().map(|r| (r.code, r.field));
+        let want = |k: &str| Some((RejectCode::InvalidJson, format!("$.{k}")));
+        for n in [0, 3, 15, 16, 17, 40, 90_000] {
+            let first_twice = many_extras(n, "").replacen(
+                r#""event_type":"session_start""#,
+                r#""event_type":"session_start","k0":0"#,
+                1,
+            );
+            if n > 0 {
+                assert_eq!(dup_at(&first_twice), want("k0"), "{n}: first key repeated at once");
+                let last = format!("k{}", n - 1);
+                assert_eq!(dup_at(&many_extras(n, r#","k0":2"#)), want("k0"), "{n}: first key repeated last");
+                assert_eq!(
+                    dup_at(&many_extras(n, &format!(r#","{last}":2"#))),
+                    want(&last),
+                    "{n}: last key twice"
+                );
+            }
+            assert_eq!(dup_at(&many_extras(n, r#","x\u0079":1,"xy":2"#)), want("xy"), "{n}: escaped key");
+        }
     }
 
     #[test]

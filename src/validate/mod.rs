@@ -4,7 +4,9 @@
 //! failures are returned as retryable errors, never as rejects), total (no input panics) and
 //! exact (money is never rounded).
 
+mod avro_binary;
 pub mod avro_out;
+mod avro_resolve;
 pub mod codes;
 mod convert;
 pub mod corpus;
@@ -12,6 +14,7 @@ mod decode;
 mod encode;
 pub(crate) mod json;
 pub mod number;
+pub mod registry;
 pub mod reject;
 mod rules;
 pub mod schema;
@@ -22,9 +25,10 @@ use std::sync::Arc;
 
 pub use convert::{Extra, FieldValue};
 pub use encode::Provenance;
+pub use registry::{BasicAuth, RegistryAccess, RegistryConfigError, RegistrySchemas};
 pub use reject::{Reject, RejectCode};
 pub use schema::{Catalog, EventSchema, SchemaError};
-pub use source::{LocalSchemas, LookupError, RegistrySchemas, SchemaSource};
+pub use source::{LocalSchemas, LookupError, SchemaSource};
 
 use decode::Decoded;
 
@@ -134,17 +138,10 @@ pub fn check<'a>(
     Ok(match decode::decode(value, source)? {
         Err(reject) => Err(reject),
         Ok(Decoded::Json(members)) => check_json(&members, ctx, source.catalog()),
-        Ok(Decoded::Avro(writer, body)) => {
-            let result = match writer.decode(body) {
-                Err(e) => Err(Reject::record(
-                    RejectCode::InvalidAvro,
-                    format!("the Avro body does not decode: {e}"),
-                )),
-                Ok(record) => convert::from_avro(&writer.reader, record, ctx)
-                    .and_then(|values| finish(writer.reader.clone(), values, Vec::new())),
-            };
-            result.map_err(|r| r.with_schema(format!("{} (writer id {})", writer.reader.label, writer.id)))
-        }
+        Ok(Decoded::Avro(writer, body)) => writer
+            .decode(body, ctx)
+            .and_then(|values| finish(writer.reader.clone(), values, Vec::new()))
+            .map_err(|r| r.with_schema(format!("{} (writer id {})", writer.reader.label, writer.id))),
     })
 }
 
@@ -259,6 +256,8 @@ pub fn validate_into(
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod resolution_tests;
 #[cfg(test)]
 #[allow(deprecated)] // to_avro_datum is the simplest way to write test frames
 mod tests;

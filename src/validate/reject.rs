@@ -40,11 +40,14 @@ pub enum RejectCode {
     OutOfRange,
     /// A record larger than the sink accepts (1,000 KiB for Firehose).
     TooLarge,
+    /// A Confluent frame whose writer schema cannot be resolved to ours by Avro's schema
+    /// resolution rules (checked once per writer schema id; every record with that id gets it).
+    IncompatibleSchema,
 }
 
 impl RejectCode {
     /// Every code, in declaration order (for metrics pre-registration and tests).
-    pub const ALL: [RejectCode; 16] = [
+    pub const ALL: [RejectCode; 17] = [
         RejectCode::InvalidJson,
         RejectCode::NotAnObject,
         RejectCode::InvalidAvro,
@@ -61,6 +64,7 @@ impl RejectCode {
         RejectCode::InvalidCountry,
         RejectCode::OutOfRange,
         RejectCode::TooLarge,
+        RejectCode::IncompatibleSchema,
     ];
 
     /// The wire form used in the `reject.reason` header and as the metric label.
@@ -82,6 +86,7 @@ impl RejectCode {
             RejectCode::InvalidCountry => "invalid_country",
             RejectCode::OutOfRange => "out_of_range",
             RejectCode::TooLarge => "too_large",
+            RejectCode::IncompatibleSchema => "incompatible_schema",
         }
     }
 
@@ -143,7 +148,7 @@ mod tests {
             assert!(seen.insert(code.code()), "duplicate {code}");
             assert_eq!(RejectCode::from_code(code.code()), Some(code));
         }
-        assert_eq!(seen.len(), 16);
+        assert_eq!(seen.len(), 17);
         assert_eq!(RejectCode::from_code("nope"), None);
     }
 

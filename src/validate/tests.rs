@@ -213,7 +213,38 @@ fn every_reject_code_has_an_example() {
         );
         covered.insert(code);
     }
+    // A writer schema that cannot be resolved to ours: its id is refused for every record.
+    let no_price: Json = {
+        let mut s: Json = serde_json::from_str(include_str!("../../schemas/purchase.v1.avsc")).unwrap();
+        s["fields"].as_array_mut().unwrap().retain(|f| f["name"] != "price");
+        s
+    };
+    let reader = Catalog::embedded().latest("purchase").unwrap().clone();
+    let refused = WriterSchema::new(88, apache_avro::Schema::parse(&no_price).unwrap(), reader).unwrap_err();
+    let src = Refusing { catalog: Arc::new(Catalog::embedded()), error: refused };
+    let Verdict::Rejected(r) = validate(&frame(88, &[]), &prov(), &ctx(), &src).unwrap() else {
+        panic!("accepted a frame of an incompatible writer");
+    };
+    assert_eq!((r.code, r.field.as_str()), (RejectCode::IncompatibleSchema, ""), "{r:?}");
+    assert!(r.detail.contains("no field price"), "{}", r.detail);
+    covered.insert(r.code);
     assert_eq!(covered.len(), RejectCode::ALL.len(), "every code exercised");
+}
+
+/// A source whose only writer id is refused with `error`.
+#[derive(Debug)]
+struct Refusing {
+    catalog: Arc<Catalog>,
+    error: LookupError,
+}
+
+impl SchemaSource for Refusing {
+    fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    fn writer(&self, _: u32) -> Result<Arc<WriterSchema>, LookupError> {
+        Err(self.error.clone())
+    }
 }
 
 #[test]
