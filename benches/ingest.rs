@@ -181,19 +181,14 @@ fn main() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let config = IngestConfig {
-            brokers: broker.bootstrap(),
-            topic: "ingest-bench".into(),
             api_keys_file: Some(dir.join("keys")),
-            no_auth: false,
             kafka_options: match std::env::var("PLAYSTREAM_BENCH_LINGER_MS") {
                 Ok(ms) => vec![("linger.ms".into(), ms)],
                 Err(_) => vec![],
             },
             produce_timeout: Duration::from_secs(10),
             limit: Limit { rate: 0.0, burst: 0.0 },
-            cors_origins: vec![],
-            max_concurrent_requests: 4096,
-            idle_timeout: Duration::from_secs(65),
+            ..IngestConfig::new(&broker.bootstrap(), "ingest-bench")
         };
         tokio::spawn(serve(config, listener, std::future::pending()));
         tokio::time::sleep(Duration::from_millis(300)).await;

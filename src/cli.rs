@@ -9,9 +9,21 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "playstream", version, about)]
 pub(crate) struct Cli {
+    /// Log lines as `text` (ANSI colours only on a terminal) or `json` (one object per line).
+    #[arg(long, global = true, env = "PLAYSTREAM_LOG_FORMAT", default_value = "text")]
+    pub(crate) log_format: LogFormat,
     /// What to run.
     #[command(subcommand)]
     pub(crate) command: Commands,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines; colours only when stderr is a terminal.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// The subcommands.
@@ -86,8 +98,9 @@ pub(crate) struct KafkaArgs {
     /// Topic raw events are produced to and consumed from.
     #[arg(long, env = "PLAYSTREAM_RAW_TOPIC", default_value = "game-events.raw")]
     pub(crate) raw_topic: String,
-    /// Extra librdkafka setting `key=value` (repeatable), e.g. `security.protocol=SASL_SSL`.
-    #[arg(long = "kafka-option", value_parser = parse_key_value)]
+    /// Extra librdkafka setting `key=value` (repeatable), e.g. `security.protocol=SASL_SSL`; the
+    /// environment variable takes several separated by `;`, so secrets stay out of argv.
+    #[arg(long = "kafka-option", env = "PLAYSTREAM_KAFKA_OPTIONS", value_delimiter = ';', value_parser = parse_key_value)]
     pub(crate) kafka_options: Vec<(String, String)>,
 }
 
@@ -107,7 +120,8 @@ pub(crate) struct IngestArgs {
     /// Address the HTTP server listens on.
     #[arg(long, env = "PLAYSTREAM_LISTEN", default_value = "0.0.0.0:8080")]
     pub(crate) listen: String,
-    /// API keys file: one `id:key` or `id:sha256:<64 hex>` per line; reloaded on SIGHUP.
+    /// API keys file: one `id:key` or `id:sha256:<64 hex>` per line; reloaded when it changes
+    /// (also through a swapped symlink, as a Kubernetes Secret volume does) and on SIGHUP.
     #[arg(long, env = "PLAYSTREAM_API_KEYS_FILE")]
     pub(crate) api_keys_file: Option<PathBuf>,
     /// Accept requests without an API key. Development only; logs a warning at start.
@@ -132,6 +146,17 @@ pub(crate) struct IngestArgs {
     /// request body may take to arrive before 408 (keep it above a load balancer's idle timeout).
     #[arg(long, env = "PLAYSTREAM_IDLE_TIMEOUT_MS", default_value_t = playstream::http_server::DEFAULT_IDLE_TIMEOUT_MS)]
     pub(crate) idle_timeout_ms: u64,
+    /// Largest event accepted, bytes (larger: 413); default: the producer's `message.max.bytes`
+    /// less 1 KiB for the key and headers.
+    #[arg(long, env = "PLAYSTREAM_MAX_EVENT_BYTES")]
+    pub(crate) max_event_bytes: Option<usize>,
+    /// Milliseconds deliveries may keep failing, while the broker answers, before the Kafka
+    /// producer is replaced by a new one.
+    #[arg(long, env = "PLAYSTREAM_PRODUCER_STALL_MS", default_value_t = 10_000)]
+    pub(crate) producer_stall_ms: u64,
+    /// Milliseconds a shutdown may take (finish requests, flush); keep it under the pod's grace.
+    #[arg(long, env = "PLAYSTREAM_SHUTDOWN_TIMEOUT_MS", default_value_t = 20_000)]
+    pub(crate) shutdown_timeout_ms: u64,
 }
 
 /// Where schemas come from (shared by every subcommand that validates).

@@ -7,14 +7,20 @@ use clap::Parser;
 
 use cli::{Cli, Commands};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logs(cli.log_format);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, with the whole source chain, in the chosen log format.
+            tracing::error!(error = format!("{e:#}"), "playstream stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Commands::Schemas(cmd) => schemas_cmd::run(cmd),
         Commands::Ingest(args) => on_runtime(ingest(args)),
@@ -29,6 +35,17 @@ fn on_runtime(service: impl Future<Output = anyhow::Result<()>>) -> anyhow::Resu
     let result = rt.block_on(service);
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     result
+}
+
+/// Logs to stderr, one line per event: text (ANSI colours only on a terminal) or JSON.
+fn init_logs(format: cli::LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        cli::LogFormat::Json => builder.json().flatten_event(true).init(),
+        cli::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -70,6 +87,9 @@ async fn ingest(args: cli::IngestArgs) -> anyhow::Result<()> {
         cors_origins: args.cors_origins,
         max_concurrent_requests: args.max_concurrent_requests,
         idle_timeout: std::time::Duration::from_millis(args.idle_timeout_ms),
+        max_event_bytes: args.max_event_bytes,
+        producer_stall: std::time::Duration::from_millis(args.producer_stall_ms.max(100)),
+        shutdown_timeout: std::time::Duration::from_millis(args.shutdown_timeout_ms),
     };
     playstream::ingest::serve(config, listener, shutdown_signal()).await?;
     Ok(())

@@ -49,3 +49,31 @@ pub(crate) fn metrics_text(registry: &prometheus::Registry) -> Response {
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
+
+/// An error and its sources as one line (`outer: inner: root`), each by its `Display` only, so a
+/// log line never carries a multi-line `Debug` dump; repeated messages are written once.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(text.as_str())) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn chains_are_one_line() {
+        let e = Outer(std::io::Error::other("root\ncause"));
+        assert_eq!(super::error_chain(&e), "outer: root cause");
+    }
+}

@@ -8,7 +8,7 @@
 mod common;
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{Broker, free_port, header, read_topic};
 use playstream::ingest::auth::Limit;
@@ -41,16 +41,14 @@ fn config(bootstrap: &str, topic: &str, limit: Limit, kafka_options: Vec<(String
     let keys = dir.join("keys");
     std::fs::write(&keys, format!("mobile:{KEY}\n")).unwrap();
     IngestConfig {
-        brokers: bootstrap.to_string(),
-        topic: topic.to_string(),
         api_keys_file: Some(keys),
-        no_auth: false,
         kafka_options,
         produce_timeout: Duration::from_secs(3),
         limit,
         cors_origins: vec!["https://game.example".into()],
         max_concurrent_requests: 64,
         idle_timeout: Duration::from_secs(30),
+        ..IngestConfig::new(bootstrap, topic)
     }
 }
 
@@ -254,6 +252,49 @@ async fn broker_down_means_503_then_delivery_when_back() {
     assert_eq!(users, vec![b"a".to_vec(), b"b".to_vec()], "both retried events are on Kafka");
 }
 
+/// The service's real producer configuration (idempotent, acks=all) against a broker that comes
+/// back empty on the same address (tansu's memory storage: topics and producer ids are gone,
+/// as after a cluster rebuilt or a topic re-created): the service must heal by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_producer_recovers_from_a_broker_that_comes_back_empty() {
+    let mut broker = Broker::start();
+    broker.create_topic("raw-heal", 1);
+    let port = broker.port;
+    let s = start(&broker.bootstrap(), "raw-heal", Limit { rate: 0.0, burst: 0.0 }).await;
+    let url = format!("{}/v1/events", s.base);
+    for i in 0..3 {
+        let warm = format!(r#"{{"event_type":"install","user_id":"warm{i}"}}"#).into_bytes();
+        assert_eq!(post(url.clone(), auth(), warm).await.0, 202);
+    }
+    broker.stop();
+    let one = br#"{"event_type":"install","user_id":"after"}"#.to_vec();
+    assert_eq!(post(url.clone(), auth(), one.clone()).await.0, 503);
+    let broker = Broker::start_on(port);
+    broker.create_topic("raw-heal", 1);
+    let back = Instant::now();
+    let mut accepted = false;
+    while back.elapsed() < Duration::from_secs(60) {
+        let (st, body, _) = post(url.clone(), auth(), one.clone()).await;
+        if st == 202 {
+            accepted = true;
+            break;
+        }
+        assert_eq!(st, 503, "only 503 until Kafka takes the event: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(accepted, "still 503 sixty seconds after the broker came back");
+    println!("202 again {:.1} s after the broker came back", back.elapsed().as_secs_f64());
+    let records = read_topic(&broker.bootstrap(), "raw-heal", 1, 1, Duration::from_secs(30));
+    assert_eq!(records.first().and_then(|r| r.key.clone()), Some(b"after".to_vec()));
+    let (_, metrics) = get(format!("{}/metrics", s.base)).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("playstream_ingest_producer_rebuilds_total") && !l.ends_with(" 0")),
+        "a producer rebuild is counted:\n{metrics}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_request_limit_answers_503_overloaded_at_once() {
     let mut broker = Broker::start();
@@ -271,7 +312,7 @@ async fn over_the_request_limit_answers_503_overloaded_at_once() {
     broker.stop();
     let holder = tokio::spawn(post(url.clone(), auth(), one.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let (st, body, retry) = post(url.clone(), auth(), one.clone()).await;
     assert_eq!(st, 503, "{body}");
     assert_eq!(body["error"], "overloaded");
@@ -288,7 +329,7 @@ async fn over_the_request_limit_answers_503_overloaded_at_once() {
 /// that took. Fails after 10 s.
 async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (Vec<u8>, Duration) {
     use tokio::io::AsyncReadExt;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -391,4 +432,135 @@ async fn shutdown_answers_requests_in_flight_and_stops_accepting() {
         .expect("serve returns after draining")
         .unwrap()
         .unwrap();
+}
+
+/// Events the producer could never take get 413 with their index, not a 503 clients retry for
+/// ever; a request larger than the key's burst is 413 too (it could never pass), not 429; a
+/// gzip body of several members is read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_can_never_pass_are_413_and_every_gzip_member_is_read() {
+    let broker = Broker::start();
+    broker.create_topic("raw-limits", 1);
+    let s = start(&broker.bootstrap(), "raw-limits", Limit { rate: 1.0, burst: 5.0 }).await;
+    let url = format!("{}/v1/events", s.base);
+    // 1,000,000 bytes: under the 1 MiB body limit, over the producer's message.max.bytes.
+    let mut big = br#"{"event_type":"install","user_id":"big","pad":""#.to_vec();
+    big.resize(999_998, b'p');
+    big.extend_from_slice(b"\"}");
+    let body = [&br#"[{"event_type":"install","user_id":"small"},"#[..], &big, b"]"].concat();
+    let (st, body, retry) = post(url.clone(), auth(), body).await;
+    assert_eq!(
+        (st, body["error"].as_str(), body["index"].as_u64()),
+        (413, Some("too_large"), Some(1)),
+        "{body}"
+    );
+    assert!(retry.is_none(), "nothing to retry");
+
+    let six = format!("[{}]", [r#"{"event_type":"x","user_id":"u"}"#; 6].join(","));
+    let (st, body, _) = post(url.clone(), auth(), six.into_bytes()).await;
+    assert_eq!((st, body["error"].as_str()), (413, Some("too_large")), "over the burst of 5: {body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("burst"), "{body}");
+
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let two = [
+        gz(br#"[{"event_type":"install","user_id":"g1"},"#),
+        gz(br#"{"event_type":"install","user_id":"g2"}]"#),
+    ]
+    .concat();
+    let mut headers = auth();
+    headers.push(("Content-Encoding", "gzip".into()));
+    let (st, body, _) = post(url.clone(), headers, two).await;
+    assert_eq!((st, body["accepted"].as_u64()), (202, Some(2)), "{body}");
+    let records = read_topic(&broker.bootstrap(), "raw-limits", 1, 2, Duration::from_secs(20));
+    let keys: Vec<Vec<u8>> = records.iter().filter_map(|r| r.key.clone()).collect();
+    assert_eq!(keys, vec![b"g1".to_vec(), b"g2".to_vec()], "only the gzip events were produced");
+}
+
+/// A Kubernetes Secret volume updates a file by swapping the `..data` symlink: no SIGHUP, no
+/// write to the file itself. The new key must work and the old one stop working by themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_follow_a_secret_volume_update_and_an_empty_file_is_refused() {
+    let broker = Broker::start();
+    let dir = std::env::temp_dir().join(format!("playstream-secret-{}", free_port()));
+    let version = |name: &str, key: &str| {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(dir.join(name).join("keys"), format!("mobile:{key}\n")).unwrap();
+    };
+    version("..2026_12_02_a", KEY);
+    std::os::unix::fs::symlink("..2026_12_02_a", dir.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/keys", dir.join("keys")).unwrap();
+    let secret = IngestConfig {
+        api_keys_file: Some(dir.join("keys")),
+        ..config(&broker.bootstrap(), "raw-keys", Limit { rate: 0.0, burst: 0.0 }, vec![])
+    };
+    let s = start_config(secret).await;
+    let url = format!("{}/v1/events", s.base);
+    let ev = br#"{"event_type":"install","user_id":"u"}"#.to_vec();
+    let with =
+        |key: &str| vec![("Content-Type", "application/json".to_string()), ("X-API-Key", key.to_string())];
+    assert_eq!(post(url.clone(), with(KEY), ev.clone()).await.0, 202);
+
+    const NEW_KEY: &str = "rotated-key-0123456789abcdef";
+    version("..2026_12_02_b", NEW_KEY);
+    std::os::unix::fs::symlink("..2026_12_02_b", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    let swapped = Instant::now();
+    let mut rotated = false;
+    while swapped.elapsed() < Duration::from_secs(15) {
+        if post(url.clone(), with(NEW_KEY), ev.clone()).await.0 == 202 {
+            rotated = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(rotated, "the new key was not picked up within 15 s of the Secret update");
+    assert_eq!(post(url.clone(), with(KEY), ev.clone()).await.0, 401, "the old key stopped working");
+
+    let empty = dir.join("empty");
+    std::fs::write(&empty, "# no keys yet\n").unwrap();
+    let refused_config = IngestConfig {
+        api_keys_file: Some(empty),
+        ..config(&broker.bootstrap(), "raw-keys", Limit { rate: 0.0, burst: 0.0 }, vec![])
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = serve(refused_config, listener, std::future::ready(())).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("holds no key"), "an empty keys file must stop the start: {message:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Logs written to a file carry no terminal escapes, and `--log-format json` writes one JSON
+/// object per line (the binary, as operators run it).
+#[test]
+fn logs_to_a_file_are_plain_text_or_one_json_object_per_line() {
+    for format in ["text", "json"] {
+        let path = std::env::temp_dir().join(format!("playstream-log-{format}-{}", free_port()));
+        let log = std::fs::File::create(&path).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_playstream"))
+            .args(["ingest", "--no-auth", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--brokers", &format!("127.0.0.1:{}", free_port()), "--log-format", format])
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert!(text.lines().count() >= 2, "{format}: the service logged something:\n{text}");
+        assert!(!text.contains('\u{1b}'), "{format}: escape bytes in a log file:\n{text}");
+        if format == "json" {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let v: Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(v.get("level").is_some() && v.get("message").is_some(), "{line}");
+            }
+        }
+    }
 }

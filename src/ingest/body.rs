@@ -54,11 +54,12 @@ impl BodyError {
     }
 }
 
-/// Inflates a gzip body, refusing to produce more than [`MAX_BODY_BYTES`].
+/// Inflates a gzip body (every member of a multi-member stream), refusing to produce more than
+/// [`MAX_BODY_BYTES`].
 pub fn gunzip(body: &[u8]) -> Result<Vec<u8>, BodyError> {
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_BODY_BYTES));
     let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX) + 1;
-    flate2::read::GzDecoder::new(body)
+    flate2::read::MultiGzDecoder::new(body)
         .take(limit)
         .read_to_end(&mut out)
         .map_err(|e| BodyError::BadGzip(e.to_string()))?;
@@ -337,5 +338,8 @@ mod tests {
         assert!(bomb.len() < 10_000);
         assert!(matches!(gunzip(&bomb), Err(BodyError::TooLarge(_))));
         assert!(matches!(gunzip(b"not gzip"), Err(BodyError::BadGzip(_))));
+        // Concatenated members (as `gzip a; gzip b; cat` or a streaming client writes them).
+        let two = [gz(b"[{\"a\":1},"), gz(b"{\"b\":2}]")].concat();
+        assert_eq!(gunzip(&two).unwrap(), b"[{\"a\":1},{\"b\":2}]");
     }
 }

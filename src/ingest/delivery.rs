@@ -11,12 +11,23 @@ use rdkafka::ClientContext;
 use rdkafka::producer::{DeliveryResult, ProducerContext, ThreadedProducer};
 use tokio::sync::Notify;
 
+use super::supervisor::Progress;
+
 /// The ingest producer: delivery reports settle [`Acks`].
 pub(crate) type IngestProducer = ThreadedProducer<Reports>;
 
-/// Producer context routing each delivery report to its request.
-#[derive(Debug, Default)]
-pub(crate) struct Reports;
+/// Producer context routing each delivery report to its request (and to the supervisor's
+/// record of progress).
+#[derive(Debug)]
+pub(crate) struct Reports {
+    progress: Arc<Progress>,
+}
+
+impl Reports {
+    pub(crate) fn new(progress: Arc<Progress>) -> Reports {
+        Reports { progress }
+    }
+}
 
 impl ClientContext for Reports {}
 
@@ -24,6 +35,7 @@ impl ProducerContext for Reports {
     type DeliveryOpaque = Box<Slot>;
 
     fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<Slot>) {
+        self.progress.delivered(result.is_ok());
         slot.report(result.as_ref().map(|_| ()).map_err(|(e, _)| e.to_string()));
     }
 }

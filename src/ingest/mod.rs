@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 mod delivery;
 mod routes;
+mod supervisor;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use auth::{KeyStore, Limit, RateLimiter};
-use delivery::{IngestProducer, Reports};
+use supervisor::Supervised;
 
 /// Errors starting the ingest service; none is retryable without a configuration change.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,9 @@ pub enum IngestError {
     /// The Kafka producer could not be created.
     #[error("cannot create the Kafka producer: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    /// The API keys file holds no key (and `--no-auth` was not given).
+    #[error("the API keys file {0} holds no key; add one, or pass --no-auth (development only)")]
+    NoKeys(PathBuf),
     /// The HTTP server failed.
     #[error("HTTP server error: {0}")]
     Io(#[from] std::io::Error),
@@ -61,6 +65,55 @@ pub struct IngestConfig {
     /// How long a connection may wait for a complete request head (new or kept alive) before it
     /// is closed, and a request body may take to arrive before it is answered 408.
     pub idle_timeout: Duration,
+    /// Largest event accepted, in bytes (`None`: the producer's `message.max.bytes` less room
+    /// for the key and headers).
+    pub max_event_bytes: Option<usize>,
+    /// How long deliveries may fail with no success, while the broker answers, before the
+    /// producer is replaced.
+    pub producer_stall: Duration,
+    /// Longest a shutdown (finishing requests, flushing the producer) may take.
+    pub shutdown_timeout: Duration,
+}
+
+impl IngestConfig {
+    /// A configuration with the command line's defaults for everything but the names.
+    pub fn new(brokers: &str, topic: &str) -> IngestConfig {
+        IngestConfig {
+            brokers: brokers.to_string(),
+            topic: topic.to_string(),
+            api_keys_file: None,
+            no_auth: false,
+            kafka_options: Vec::new(),
+            produce_timeout: Duration::from_secs(5),
+            limit: Limit { rate: 10_000.0, burst: 20_000.0 },
+            cors_origins: Vec::new(),
+            max_concurrent_requests: 4096,
+            idle_timeout: Duration::from_millis(crate::http_server::DEFAULT_IDLE_TIMEOUT_MS),
+            max_event_bytes: None,
+            producer_stall: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// librdkafka's default `message.max.bytes`.
+const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+/// Room kept below `message.max.bytes` for an event's key, headers and framing.
+const RECORD_ROOM: usize = 1024;
+
+/// The largest event the producer can take: `--max-event-bytes`, else `message.max.bytes`
+/// (from `--kafka-option`, or librdkafka's default) less room for key and headers.
+pub fn max_event_bytes(config: &IngestConfig) -> usize {
+    config.max_event_bytes.unwrap_or_else(|| {
+        let limit = config
+            .kafka_options
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "message.max.bytes")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
+        limit.saturating_sub(RECORD_ROOM)
+    })
 }
 
 /// The service's metrics, on its own registry.
@@ -71,6 +124,8 @@ pub(crate) struct Metrics {
     pub(crate) events: IntCounter,
     pub(crate) produce_seconds: Histogram,
     pub(crate) queue_depth: IntGauge,
+    pub(crate) producer_rebuilds: IntCounter,
+    pub(crate) key_reloads: IntCounterVec,
 }
 
 impl Metrics {
@@ -91,17 +146,40 @@ impl Metrics {
         )?;
         let queue_depth =
             IntGauge::new("playstream_ingest_queue_depth", "Messages waiting in the producer queue")?;
+        let producer_rebuilds = IntCounter::new(
+            "playstream_ingest_producer_rebuilds_total",
+            "Kafka producers replaced after a fatal error or a stall",
+        )?;
+        let key_reloads = IntCounterVec::new(
+            Opts::new("playstream_ingest_key_reloads_total", "API keys file reloads by outcome"),
+            &["outcome"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(produce_seconds.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
-        Ok(Metrics { registry, requests, events, produce_seconds, queue_depth })
+        registry.register(Box::new(producer_rebuilds.clone()))?;
+        registry.register(Box::new(key_reloads.clone()))?;
+        for o in ["ok", "error"] {
+            key_reloads.with_label_values(&[o]);
+        }
+        Ok(Metrics {
+            registry,
+            requests,
+            events,
+            produce_seconds,
+            queue_depth,
+            producer_rebuilds,
+            key_reloads,
+        })
     }
 }
 
 /// Shared state of the handlers.
 pub(crate) struct State {
-    pub(crate) producer: Arc<IngestProducer>,
+    pub(crate) producer: Arc<Supervised>,
+    /// Largest event accepted, bytes.
+    pub(crate) max_event_bytes: usize,
     pub(crate) config: IngestConfig,
     pub(crate) keys: RwLock<Arc<KeyStore>>,
     pub(crate) limiter: Mutex<RateLimiter>,
@@ -117,9 +195,9 @@ impl std::fmt::Debug for State {
     }
 }
 
-/// Builds the producer: acks=all, idempotent, lz4, and a delivery timeout equal to the request
-/// timeout so an event answered 503 is not delivered later behind the client's back.
-fn producer(config: &IngestConfig) -> Result<IngestProducer, rdkafka::error::KafkaError> {
+/// The producer settings: acks=all, idempotent, lz4, and a delivery timeout equal to the
+/// request timeout so an event answered 503 is not delivered later behind the client's back.
+fn producer_config(config: &IngestConfig) -> rdkafka::ClientConfig {
     let mut cc = crate::event::reliable_producer_config(&config.brokers);
     cc.set("linger.ms", "2")
         .set("message.timeout.ms", config.produce_timeout.as_millis().to_string())
@@ -127,7 +205,7 @@ fn producer(config: &IngestConfig) -> Result<IngestProducer, rdkafka::error::Kaf
     for (k, v) in &config.kafka_options {
         cc.set(k, v);
     }
-    cc.create_with_context(Reports)
+    cc
 }
 
 /// Runs the service on `listener` until `shutdown` resolves; then finishes in-flight requests
@@ -138,7 +216,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), IngestError> {
     let keys = match (&config.api_keys_file, config.no_auth) {
-        (Some(path), _) => KeyStore::load(path)?,
+        (Some(path), no_auth) => {
+            let keys = KeyStore::load(path)?;
+            if keys.is_empty() && !no_auth {
+                return Err(IngestError::NoKeys(path.clone()));
+            }
+            keys
+        }
         (None, true) => {
             tracing::warn!(
                 "AUTHENTICATION IS OFF (--no-auth): anyone who can reach this port can write events"
@@ -147,11 +231,19 @@ pub async fn serve(
         }
         (None, false) => return Err(IngestError::NoAuth),
     };
+    let metrics = Metrics::new()?;
+    let producer = Arc::new(Supervised::new(
+        producer_config(&config),
+        config.producer_stall,
+        metrics.producer_rebuilds.clone(),
+    )?);
+    let supervisor = tokio::spawn(producer.clone().run(config.topic.clone()));
     let state = Arc::new(State {
-        producer: Arc::new(producer(&config)?),
+        producer,
+        max_event_bytes: max_event_bytes(&config),
         keys: RwLock::new(Arc::new(keys)),
         limiter: Mutex::new(RateLimiter::default()),
-        metrics: Metrics::new()?,
+        metrics,
         epoch: Instant::now(),
         admission: tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)),
         config,
@@ -159,12 +251,30 @@ pub async fn serve(
     spawn_key_reloader(state.clone());
     let app = routes::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, topic = %state.config.topic, "ingest listening");
-    crate::http_server::run(listener, app, state.config.idle_timeout, shutdown).await;
+    // Shutdown is bounded: requests still waiting when the time is up are cut off (their
+    // clients see the connection close and retry; nothing was answered 202 without Kafka).
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = started_tx.send(());
+    };
+    let server = crate::http_server::run(listener, app, state.config.idle_timeout, shutdown);
+    tokio::pin!(server);
+    let timeout = state.config.shutdown_timeout;
+    tokio::select! {
+        () = &mut server => {}
+        Ok(()) = started_rx => {
+            if tokio::time::timeout(timeout, &mut server).await.is_err() {
+                tracing::error!(timeout_ms = timeout.as_millis() as u64, "shutdown timeout: requests still in progress were cut off");
+            }
+        }
+    }
+    supervisor.abort();
     tracing::info!("draining: flushing the producer");
-    let producer = state.producer.clone();
+    let producer = state.producer.get();
     let flushed = tokio::task::spawn_blocking(move || {
         use rdkafka::producer::Producer;
-        producer.flush(Duration::from_secs(10))
+        producer.flush(Duration::from_secs(5))
     })
     .await;
     if !matches!(flushed, Ok(Ok(()))) {
@@ -173,23 +283,61 @@ pub async fn serve(
     Ok(())
 }
 
+/// How often the keys file is checked for a change.
+const KEYS_POLL: Duration = Duration::from_secs(2);
+
+/// What identifies the keys file's content without reading it: the file it resolves to (a
+/// Kubernetes Secret volume swaps a symlink), its inode, size and modification time.
+#[cfg(unix)]
+fn keys_stamp(path: &std::path::Path) -> Option<(PathBuf, u64, u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(path).ok()?;
+    let m = std::fs::metadata(&real).ok()?;
+    Some((real, m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
+}
+
+#[cfg(unix)]
+fn reload_keys(state: &State, path: &std::path::Path, why: &str) {
+    match KeyStore::load(path) {
+        Ok(keys) if keys.is_empty() && !state.config.no_auth => {
+            state.metrics.key_reloads.with_label_values(&["error"]).inc();
+            tracing::error!(why, "the API keys file now holds no key; keeping the previous set");
+        }
+        Ok(keys) => {
+            state.metrics.key_reloads.with_label_values(&["ok"]).inc();
+            tracing::info!(keys = keys.len(), why, "API keys reloaded");
+            if let Ok(mut slot) = state.keys.write() {
+                *slot = Arc::new(keys);
+            }
+        }
+        Err(e) => {
+            state.metrics.key_reloads.with_label_values(&["error"]).inc();
+            tracing::error!(error = %e, why, "API keys NOT reloaded; keeping the previous set");
+        }
+    }
+}
+
+/// Reloads the keys file on SIGHUP and whenever it changes (checked every [`KEYS_POLL`]).
 #[cfg(unix)]
 fn spawn_key_reloader(state: Arc<State>) {
     let Some(path) = state.config.api_keys_file.clone() else { return };
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-            return;
-        };
-        while hup.recv().await.is_some() {
-            match KeyStore::load(&path) {
-                Ok(keys) => {
-                    tracing::info!(keys = keys.len(), "API keys reloaded");
-                    if let Ok(mut slot) = state.keys.write() {
-                        *slot = Arc::new(keys);
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut poll = tokio::time::interval(KEYS_POLL);
+        let mut stamp = keys_stamp(&path);
+        loop {
+            let why = tokio::select! {
+                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => "SIGHUP",
+                _ = poll.tick() => {
+                    let now = keys_stamp(&path);
+                    if now == stamp || now.is_none() {
+                        continue;
                     }
+                    stamp = now;
+                    "file changed"
                 }
-                Err(e) => tracing::error!(error = %e, "API keys NOT reloaded; keeping the previous set"),
-            }
+            };
+            reload_keys(&state, &path, why);
         }
     });
 }

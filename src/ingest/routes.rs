@@ -161,6 +161,32 @@ async fn handle(state: &State, headers: &HeaderMap, raw: Body) -> Response {
         Ok(events) => events,
         Err(e) => return body_error(&e),
     };
+    // One maximum event size, the producer's: a larger event could never be produced, so it is
+    // 413 (never retried), not a 503 the client would retry for ever.
+    if let Some(index) = events.iter().position(|e| e.bytes.len() > state.max_event_bytes) {
+        let size = events.get(index).map_or(0, |e| e.bytes.len());
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(json!({
+                "error": "too_large",
+                "index": index,
+                "message": format!("event {index} is {size} bytes; the largest event accepted is {} bytes", state.max_event_bytes),
+            })),
+        )
+            .into_response();
+    }
+    let limit = state.config.limit;
+    if limit.rate > 0.0 && events.len() as f64 > limit.burst {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "this request has {} events, more than this key's burst of {}; send it in smaller requests",
+                events.len(),
+                limit.burst
+            ),
+        );
+    }
     let now = state.epoch.elapsed();
     let limited = match state.limiter.lock() {
         Ok(mut l) => l.take(&key_id, events.len(), state.config.limit, now),
@@ -194,6 +220,7 @@ async fn produce(state: &State, key_id: &str, events: &[body::EventSlice<'_>]) -
     let started = Instant::now();
     let received_at = crate::validate::time::to_rfc3339(crate::validate::Context::now().now_micros());
     let acks = Acks::new(events.len());
+    let producer = state.producer.get();
     for (i, e) in events.iter().enumerate() {
         let headers = crate::event::ingest_headers(&received_at, key_id);
         let mut record =
@@ -201,7 +228,7 @@ async fn produce(state: &State, key_id: &str, events: &[body::EventSlice<'_>]) -
         if let Some(k) = &e.key {
             record = record.key(k.as_str());
         }
-        if let Err((err, _unsent)) = state.producer.send(record) {
+        if let Err((err, _unsent)) = producer.send(record) {
             tracing::warn!(error = %err, "produce refused");
             acks.refused(&err.to_string());
         }
@@ -230,10 +257,10 @@ async fn produce(state: &State, key_id: &str, events: &[body::EventSlice<'_>]) -
 }
 
 async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
-    let producer = state.producer.clone();
+    let producer = state.producer.get();
     let topic = state.config.topic.clone();
-    // A fatal producer error (e.g. a lost idempotence state) never heals: report not ready so
-    // the orchestrator restarts the process.
+    // A fatal producer error (e.g. a lost idempotence state) is not ready until the supervisor
+    // has replaced the producer (within a second).
     let ok = tokio::task::spawn_blocking(move || {
         if let Some((code, reason)) = producer.client().fatal_error() {
             tracing::error!(?code, %reason, "the Kafka producer hit a fatal error");
@@ -258,7 +285,7 @@ async fn readyz(AxState(state): AxState<Arc<State>>) -> Response {
 }
 
 async fn metrics(AxState(state): AxState<Arc<State>>) -> Response {
-    state.metrics.queue_depth.set(i64::from(state.producer.in_flight_count()));
+    state.metrics.queue_depth.set(i64::from(state.producer.get().in_flight_count()));
     crate::telemetry::metrics_text(&state.metrics.registry)
 }
 

@@ -38,6 +38,8 @@ pub struct Shared {
     pub paused: AtomicBool,
     /// A periodic commit is in progress.
     pub committing: AtomicBool,
+    /// The last commit was made and the consumer is leaving the group: revokes only drop state.
+    pub closing: AtomicBool,
 }
 
 impl Shared {
@@ -52,6 +54,7 @@ impl Shared {
             epoch: AtomicU64::new(0),
             paused: AtomicBool::new(false),
             committing: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -162,8 +165,12 @@ impl ConsumerContext for Ctx {
             let parts = self.ours(tpl);
             tracing::info!(?parts, "partitions revoked: draining and committing");
             self.shared.metrics.rebalances.with_label_values(&["revoke"]).inc();
-            self.shared.drain_blocking(Some(&parts));
-            self.shared.commit(consumer, Some(&parts), CommitMode::Sync, true);
+            // While closing, everything was drained and committed already; a commit from
+            // inside the close could wait on a consumer that is going away.
+            if !self.shared.closing.load(Ordering::Acquire) {
+                self.shared.drain_blocking(Some(&parts));
+                self.shared.commit(consumer, Some(&parts), CommitMode::Sync, true);
+            }
             {
                 let mut o = self.shared.offsets();
                 for p in &parts {

@@ -30,7 +30,7 @@ use super::metrics::Metrics;
 use super::offsets::Generation;
 use super::rejects::{RejectsError, RejectsProducer};
 use super::sink::{Sink, SinkSpec, check_dir};
-use crate::validate::SchemaSource;
+use crate::validate::{Probe, SchemaSource};
 
 /// Errors that stop the validator; none is retryable without a configuration change.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,9 @@ pub enum ValidatorError {
     /// The file sink's directory cannot be created, or the validation threads cannot start.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The Schema Registry cannot work as configured.
+    #[error("{0}")]
+    Registry(String),
 }
 
 /// Settings of the validator (see `playstream validate --help`).
@@ -169,6 +172,14 @@ impl Validator {
     /// `shutdown` resolves; then drains, commits and leaves the group.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ValidatorError> {
         let Validator { config, schemas, shared } = self;
+        let probe = schemas.clone();
+        match tokio::task::spawn_blocking(move || probe.check()).await {
+            Ok(Probe::Misconfigured(why)) => return Err(ValidatorError::Registry(why)),
+            Ok(Probe::Down(why)) => {
+                tracing::warn!(%why, "the Schema Registry does not answer; framed records wait for it")
+            }
+            _ => {}
+        }
         let rejects = Arc::new(RejectsProducer::new(
             &config.brokers,
             &config.kafka_options,
@@ -217,6 +228,7 @@ impl Validator {
             config.linger,
             config.concurrent_batches,
         ));
+        let source = schemas.clone();
         let pool = Pool::start(
             validation_threads(),
             JobContext {
@@ -253,7 +265,7 @@ impl Validator {
                             s.committing.store(false, Ordering::Release);
                         });
                     }
-                    report(&shared);
+                    report(&shared, source.as_ref());
                 }
                 _ = budget_tick.tick(), if shared.paused.load(Ordering::Relaxed) => {
                     if budget.below_half(shared.offsets().in_flight()) {
@@ -316,9 +328,30 @@ impl Validator {
         });
         let _ = tokio::time::timeout(config.drain_timeout, drained).await;
         let _ = tokio::time::timeout(Duration::from_secs(1), batcher).await;
+        // No periodic commit may run beside the last one, nor hold the consumer past it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while shared.committing.swap(true, Ordering::AcqRel) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         shared.commit(consumer.as_ref(), None, CommitMode::Sync, true);
         lag.abort();
+        let _ = lag.await;
+        shared.closing.store(true, Ordering::Release);
         consumer.unsubscribe();
+        // Closing the consumer leaves the group (running the revoke callback once more); it is
+        // bounded so a broker that does not answer cannot hold the exit.
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            drop(consumer);
+            let _ = closed_tx.send(());
+        });
+        let wait = config.drain_timeout + Duration::from_secs(5);
+        if tokio::task::spawn_blocking(move || closed_rx.recv_timeout(wait))
+            .await
+            .map_or(true, |r| r.is_err())
+        {
+            tracing::warn!("the consumer did not close in time; exiting without waiting for it");
+        }
         tracing::info!("validator stopped; left the group");
         Ok(())
     }
@@ -380,7 +413,11 @@ fn set_paused(consumer: &StreamConsumer<Ctx>, shared: &Shared, paused: bool) {
 }
 
 /// Gauges refreshed on every commit tick.
-fn report(shared: &Shared) {
+fn report(shared: &Shared, schemas: &dyn SchemaSource) {
+    for (outcome, n) in schemas.lookup_counts() {
+        let c = shared.metrics.registry_lookups.with_label_values(&[outcome]);
+        c.inc_by(n.saturating_sub(c.get()));
+    }
     let now = Instant::now();
     let o = shared.offsets();
     let (records, bytes) = o.in_flight();

@@ -102,7 +102,7 @@ impl FirehoseSink {
                         ),
                     }),
                     _ => {
-                        tracing::warn!(stream = %self.stream, error = %aws_sdk_firehose::error::DisplayErrorContext(&e), "Firehose did not answer DescribeDeliveryStream; starting anyway");
+                        tracing::warn!(stream = %self.stream, error = %crate::telemetry::error_chain(&e), "Firehose did not answer DescribeDeliveryStream; starting anyway");
                         Ok(())
                     }
                 }
@@ -187,7 +187,7 @@ impl FirehoseSink {
                     self.metrics.firehose_calls.with_label_values(&["error"]).inc();
                     class = classify_aws(e.code(), e.raw_response().map(|r| r.status().as_u16()));
                     self.metrics.delivery_failed(Dependency::Sink, class);
-                    let error = aws_sdk_firehose::error::DisplayErrorContext(&e);
+                    let error = crate::telemetry::error_chain(&e);
                     if class == FailureClass::Fatal {
                         self.health.fatal(Dependency::Sink);
                         tracing::error!(stream = %self.stream, %error, attempt, "Firehose refuses PutRecordBatch; unready, retrying slowly (check the stream, region and credentials)");

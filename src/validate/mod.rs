@@ -28,7 +28,7 @@ pub use encode::Provenance;
 pub use registry::{BasicAuth, RegistryAccess, RegistryConfigError, RegistrySchemas};
 pub use reject::{Reject, RejectCode};
 pub use schema::{Catalog, EventSchema, SchemaError};
-pub use source::{LocalSchemas, LookupError, SchemaSource};
+pub use source::{LocalSchemas, LookupError, Probe, SchemaSource};
 
 use decode::Decoded;
 

@@ -95,6 +95,25 @@ pub trait SchemaSource: Send + Sync + fmt::Debug {
     fn catalog(&self) -> &Catalog;
     /// The writer schema registered under `id`.
     fn writer(&self, id: u32) -> Result<Arc<WriterSchema>, LookupError>;
+    /// A start-up check (blocking): can the source be used? Local schemas always can.
+    fn check(&self) -> Probe {
+        Probe::Ok
+    }
+    /// Lookups so far by outcome (fixed labels); none for a local source.
+    fn lookup_counts(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
+/// What a start-up check of a schema source found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// It answers.
+    Ok,
+    /// It does not answer now; a retry can help (start, but unready until it does).
+    Down(String),
+    /// It cannot work as configured (refused credentials, a bad URL): a retry cannot help.
+    Misconfigured(String),
 }
 
 /// Writer schemas from the local `schemas/` directory, by the ids in its `index.json`.

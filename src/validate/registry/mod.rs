@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use base64::Engine as _;
 
 use super::reject::RejectCode;
 use super::schema::Catalog;
-use super::source::{LookupError, SchemaSource, WriterSchema};
+use super::source::{LookupError, Probe, SchemaSource, WriterSchema};
 
 /// How long the registry source remembers that an id does not exist before asking again.
 pub const NOT_FOUND_TTL: Duration = Duration::from_secs(30);
@@ -121,7 +122,12 @@ pub struct RegistrySchemas {
     agent: ureq::Agent,
     cache: RwLock<HashMap<u32, Known>>,
     not_found_ttl: Duration,
+    /// Lookups by outcome, in the order of [`LOOKUP_OUTCOMES`].
+    counts: [AtomicU64; 5],
 }
+
+/// The outcomes lookups are counted by: answered from the cache, or fetched with this result.
+pub const LOOKUP_OUTCOMES: [&str; 5] = ["cached", "found", "not_found", "unusable", "unavailable"];
 
 impl fmt::Debug for RegistrySchemas {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -171,6 +177,7 @@ impl RegistrySchemas {
             agent: agent.timeout(Duration::from_secs(5)).build(),
             cache: RwLock::new(HashMap::new()),
             not_found_ttl: NOT_FOUND_TTL,
+            counts: Default::default(),
         }
     }
 
@@ -178,6 +185,12 @@ impl RegistrySchemas {
     pub fn with_not_found_ttl(mut self, ttl: Duration) -> RegistrySchemas {
         self.not_found_ttl = ttl;
         self
+    }
+
+    fn count(&self, outcome: usize) {
+        if let Some(c) = self.counts.get(outcome) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Checks that the registry is reachable and lets us in (`GET /subjects`), for a startup
@@ -199,28 +212,37 @@ impl RegistrySchemas {
     /// One sentence for a failure to use the registry. HTTP 401 and 403 are our configuration
     /// (credentials), not the record's fault: unavailable, like an unreachable registry.
     fn unavailable(&self, e: Box<ureq::Error>, what: &str) -> LookupError {
+        LookupError::Unavailable(self.describe(&e, what).1)
+    }
+
+    /// Whether a failure is our configuration (refused credentials, a URL that cannot work),
+    /// and one sentence saying what it is.
+    fn describe(&self, e: &ureq::Error, what: &str) -> (bool, String) {
         let at = &self.base_url;
-        LookupError::Unavailable(match *e {
+        match e {
             ureq::Error::Status(code @ (401 | 403), _) => {
                 let whose = if self.auth_header.is_some() {
                     "our credentials"
                 } else {
                     "a request without credentials"
                 };
-                format!(
-                    "the Schema Registry at {at} refused {whose} (HTTP {code}); check --schema-registry-auth"
+                (
+                    true,
+                    format!(
+                        "the Schema Registry at {at} refused {whose} (HTTP {code}); check --schema-registry-auth"
+                    ),
                 )
             }
             ureq::Error::Status(code, _) => {
-                format!("the Schema Registry at {at} answered HTTP {code} to {what}")
+                (false, format!("the Schema Registry at {at} answered HTTP {code} to {what}"))
             }
             ureq::Error::Transport(t) => match t.kind() {
                 ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme => {
-                    format!("the Schema Registry URL {at} is not a valid http(s) URL ({t})")
+                    (true, format!("the Schema Registry URL {at} is not a valid http(s) URL ({t})"))
                 }
-                _ => format!("cannot reach the Schema Registry at {at}: {t}"),
+                _ => (false, format!("cannot reach the Schema Registry at {at}: {t}")),
             },
-        })
+        }
     }
 
     fn fetch(&self, id: u32) -> Result<WriterSchema, LookupError> {
@@ -258,14 +280,41 @@ impl SchemaSource for RegistrySchemas {
         &self.catalog
     }
 
+    fn check(&self) -> Probe {
+        match self.get("/subjects") {
+            Ok(_) => Probe::Ok,
+            Err(e) => match self.describe(&e, "GET /subjects") {
+                (true, why) => Probe::Misconfigured(why),
+                (false, why) => Probe::Down(why),
+            },
+        }
+    }
+
+    fn lookup_counts(&self) -> Vec<(&'static str, u64)> {
+        LOOKUP_OUTCOMES.iter().zip(&self.counts).map(|(o, c)| (*o, c.load(Ordering::Relaxed))).collect()
+    }
+
     fn writer(&self, id: u32) -> Result<Arc<WriterSchema>, LookupError> {
         let now = Instant::now();
         match self.cache.read().ok().and_then(|c| c.get(&id).cloned()) {
-            Some(Known::Found(writer)) => return Ok(writer),
-            Some(Known::Refused(error, until)) if until.is_none_or(|u| now < u) => return Err(error),
+            Some(Known::Found(writer)) => {
+                self.count(0);
+                return Ok(writer);
+            }
+            Some(Known::Refused(error, until)) if until.is_none_or(|u| now < u) => {
+                self.count(0);
+                return Err(error);
+            }
             _ => {}
         }
-        let (result, known) = match self.fetch(id) {
+        let fetched = self.fetch(id);
+        self.count(match &fetched {
+            Ok(_) => 1,
+            Err(LookupError::NotFound(_)) => 2,
+            Err(LookupError::Unusable { .. }) => 3,
+            Err(LookupError::Unavailable(_)) => 4,
+        });
+        let (result, known) = match fetched {
             Ok(writer) => {
                 let writer = Arc::new(writer);
                 (Ok(writer.clone()), Some(Known::Found(writer)))

@@ -201,6 +201,7 @@ fn https_registry_with_basic_auth() {
 
     let good = source(&url, Some("alice:s3cr:et"));
     assert_eq!(good.probe(), Ok(()));
+    assert_eq!(good.check(), Probe::Ok);
     let w = good.writer(7).unwrap_or_else(|e| panic!("id 7: {e}"));
     assert_eq!(w.reader.event_type, "install");
     assert!(!format!("{good:?}{:?}", access(Some("alice:s3cr:et"))).contains("s3cr"), "no password in Debug");
@@ -219,6 +220,7 @@ fn https_registry_with_basic_auth() {
         let probe = bad.probe().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(probe.contains("refused") && probe.contains("401"), "{probe}");
         assert!(!probe.contains("wrong"), "{probe}");
+        assert!(matches!(bad.check(), Probe::Misconfigured(_)), "refused credentials fail the start");
         assert!(bad.writer(7).is_err(), "a refusal of ours is not cached as the schema's");
     }
     assert_eq!(hits(&h, 7), 2, "the refused requests never reached the schema");
@@ -229,6 +231,13 @@ fn https_registry_with_basic_auth() {
     assert!(e.is_retryable(), "{e}");
     let probe = untrusted.probe().err().map(|e| e.to_string()).unwrap_or_default();
     assert!(probe.contains("cannot reach") && probe.to_lowercase().contains("certificate"), "{probe}");
+    assert!(matches!(untrusted.check(), Probe::Down(_)));
+    assert!(good.writer(7).is_ok());
+    let counts = good.lookup_counts();
+    assert!(
+        counts.contains(&("found", 1)) && counts.iter().any(|(o, n)| *o == "cached" && *n >= 1),
+        "{counts:?}"
+    );
     std::fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
 }
 
