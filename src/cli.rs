@@ -36,6 +36,193 @@ pub(crate) enum Commands {
     Ingest(IngestArgs),
     /// Run one replica of the consumer group: raw topic → validate → Firehose / rejects topic.
     Validate(ValidateArgs),
+    /// Generate a realistic game workload and send it to the ingest API, Kafka or a file.
+    Loadgen(LoadgenArgs),
+    /// Run the whole pipeline in one process on an embedded broker, fed by the load generator,
+    /// and reconcile what landed against what was sent.
+    Demo(DemoArgs),
+    /// Inspect, summarize, export and replay the rejects topic.
+    #[command(subcommand)]
+    Rejects(RejectsCommand),
+}
+
+/// `playstream rejects …`
+#[derive(Debug, Subcommand)]
+pub(crate) enum RejectsCommand {
+    /// Count rejects by reason, event type, field, schema or app version.
+    Summary {
+        /// Which rejects.
+        #[command(flatten)]
+        common: RejectsArgs,
+        /// Dimensions to group by, comma-separated: reason, event_type, field, schema, app_version.
+        #[arg(long, value_delimiter = ',', default_value = "reason")]
+        by: Vec<String>,
+    },
+    /// Print rejects: coordinates, headers and the payload.
+    Tail {
+        /// Which rejects.
+        #[command(flatten)]
+        common: RejectsArgs,
+        /// Keep waiting for new rejects.
+        #[arg(long)]
+        follow: bool,
+        /// Start at the beginning of every partition (default: the last 10 of each).
+        #[arg(long)]
+        from_beginning: bool,
+    },
+    /// Write the selected rejects to a file, one JSON object per line.
+    Export {
+        /// Which rejects.
+        #[command(flatten)]
+        common: RejectsArgs,
+        /// The output file.
+        #[arg(long)]
+        output: PathBuf,
+        /// `rejected_events` (rows for sql/'s table) or `payload` (the original values as NDJSON).
+        #[arg(long, default_value = "rejected_events")]
+        format: String,
+    },
+    /// Send selected rejects back to the raw topic (once per reject unless --force).
+    Replay {
+        /// Which rejects.
+        #[command(flatten)]
+        common: RejectsArgs,
+        /// The topic replayed records go to.
+        #[arg(long, env = "PLAYSTREAM_RAW_TOPIC", default_value = "game-events.raw")]
+        raw_topic: String,
+        /// Replay only what the current schemas accept (the rest is reported by reason).
+        #[arg(long)]
+        revalidate: bool,
+        /// Print what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Records per second (0: unpaced).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Skip records already replayed this many times (the loop guard).
+        #[arg(long, default_value_t = 3)]
+        max_replays: u64,
+        /// Replay again what this group already replayed.
+        #[arg(long)]
+        force: bool,
+        /// Replay group: each reject is replayed at most once per group.
+        #[arg(long, env = "PLAYSTREAM_REPLAY_GROUP", default_value = "playstream-replay")]
+        group: String,
+        /// Schemas for --revalidate.
+        #[command(flatten)]
+        schemas: SchemaArgs,
+    },
+}
+
+/// Flags shared by every `rejects` command.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct RejectsArgs {
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "localhost:9092")]
+    pub(crate) brokers: String,
+    /// The rejects topic.
+    #[arg(long, env = "PLAYSTREAM_REJECTS_TOPIC", default_value = "game-events.rejects")]
+    pub(crate) rejects_topic: String,
+    /// Only rejects at or after this time: a duration back from now (`2h`) or RFC 3339.
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only rejects before this time: a duration back from now or RFC 3339.
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// Only this reason code (repeatable).
+    #[arg(long = "reason")]
+    pub(crate) reasons: Vec<String>,
+    /// Only rejects whose payload has this event type.
+    #[arg(long)]
+    pub(crate) event_type: Option<String>,
+    /// Only rejects of this field (`price` or `$.price`).
+    #[arg(long)]
+    pub(crate) field: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Extra librdkafka setting `key=value` (repeatable; env: `;`-separated).
+    #[arg(long = "kafka-option", env = "PLAYSTREAM_KAFKA_OPTIONS", value_delimiter = ';', value_parser = parse_key_value)]
+    pub(crate) kafka_options: Vec<(String, String)>,
+}
+
+/// The workload shared by `loadgen` and `demo`.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct WorkloadArgs {
+    /// Players who install during the window.
+    #[arg(long, env = "PLAYSTREAM_PLAYERS", default_value_t = 5_000)]
+    pub(crate) players: u64,
+    /// Days simulated (ending now).
+    #[arg(long, env = "PLAYSTREAM_DAYS", default_value_t = 30)]
+    pub(crate) days: u64,
+    /// Seed: the same seed gives the same events, byte for byte.
+    #[arg(long, env = "PLAYSTREAM_SEED", default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Share of events made invalid on purpose, per mille (each with a known reject code).
+    #[arg(long, env = "PLAYSTREAM_INVALID_PERMILLE", default_value_t = 20)]
+    pub(crate) invalid_permille: u64,
+    /// Share of valid events sent twice, per mille.
+    #[arg(long, env = "PLAYSTREAM_DUPLICATE_PERMILLE", default_value_t = 10)]
+    pub(crate) duplicate_permille: u64,
+    /// Share of players who ever pay, percent.
+    #[arg(long, env = "PLAYSTREAM_PAYER_PCT", default_value_t = 8)]
+    pub(crate) payer_pct: u64,
+    /// Day-1 retention target, percent (D7 and D30 follow as half and a quarter of it unless set).
+    #[arg(long, env = "PLAYSTREAM_D1_PCT", default_value_t = 40)]
+    pub(crate) d1_pct: u64,
+    /// Day-7 retention target, percent.
+    #[arg(long, env = "PLAYSTREAM_D7_PCT", default_value_t = 20)]
+    pub(crate) d7_pct: u64,
+    /// Day-30 retention target, percent.
+    #[arg(long, env = "PLAYSTREAM_D30_PCT", default_value_t = 10)]
+    pub(crate) d30_pct: u64,
+    /// End of the simulated window (RFC 3339); default: the last midnight UTC, so a seed gives
+    /// the same bytes all day.
+    #[arg(long, env = "PLAYSTREAM_WINDOW_END")]
+    pub(crate) end: Option<String>,
+}
+
+/// `playstream loadgen`
+#[derive(Debug, Args, Clone)]
+pub(crate) struct LoadgenArgs {
+    /// Where to send: `http://HOST:PORT` (ingest), `kafka://BROKERS/TOPIC` or `file://PATH`.
+    #[arg(long, env = "PLAYSTREAM_LOADGEN_TO")]
+    pub(crate) to: String,
+    /// The workload.
+    #[command(flatten)]
+    pub(crate) workload: WorkloadArgs,
+    /// Records per second (0: as fast as the target takes them).
+    #[arg(long, env = "PLAYSTREAM_RATE", default_value_t = 0.0)]
+    pub(crate) rate: f64,
+    /// `json`, or `avro` (Confluent-framed, local schema ids; Kafka targets only).
+    #[arg(long, env = "PLAYSTREAM_FORMAT", default_value = "json")]
+    pub(crate) format: String,
+    /// API key for an `http://` target.
+    #[arg(long, env = "PLAYSTREAM_API_KEY", hide_env_values = true)]
+    pub(crate) api_key: Option<String>,
+    /// Write the expected outcome (the manifest) to this file as one JSON object.
+    #[arg(long, env = "PLAYSTREAM_MANIFEST")]
+    pub(crate) manifest: Option<PathBuf>,
+}
+
+/// `playstream demo`
+#[derive(Debug, Args, Clone)]
+pub(crate) struct DemoArgs {
+    /// The workload.
+    #[command(flatten)]
+    pub(crate) workload: WorkloadArgs,
+    /// Validator replicas in the consumer group.
+    #[arg(long, env = "PLAYSTREAM_REPLICAS", default_value_t = 3)]
+    pub(crate) replicas: usize,
+    /// Output folder (landed events, manifest, API key).
+    #[arg(long, env = "PLAYSTREAM_DEMO_OUT", default_value = "playstream-demo")]
+    pub(crate) out: PathBuf,
+    /// Keep the services running after the reconciliation (Ctrl-C stops them).
+    #[arg(long)]
+    pub(crate) keep_running: bool,
+    /// Print the reconciliation as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `playstream validate`
@@ -178,6 +365,19 @@ pub(crate) struct SchemaArgs {
     /// How far in the future an event timestamp may be, in hours.
     #[arg(long, env = "PLAYSTREAM_MAX_FUTURE_HOURS", default_value_t = 24)]
     pub(crate) max_future_hours: u32,
+}
+
+impl SchemaArgs {
+    /// The built-in (or `./schemas`) schemas, no registry: what `loadgen` and `demo` use.
+    pub(crate) fn local_default() -> SchemaArgs {
+        SchemaArgs {
+            schemas: PathBuf::from("schemas"),
+            schema_registry_url: None,
+            schema_registry_auth: None,
+            schema_registry_ca: None,
+            max_future_hours: 24,
+        }
+    }
 }
 
 /// `playstream schemas …`

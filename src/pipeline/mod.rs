@@ -9,6 +9,7 @@ pub mod chunk;
 pub mod consumer;
 pub mod deliver;
 pub mod firehose;
+mod flow;
 pub mod health;
 pub mod metrics;
 pub mod offsets;
