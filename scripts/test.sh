@@ -28,6 +28,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
 
+step "operators' kit (docker-compose config, promtool, kubectl kustomize, CRD schemas, live Prometheus)"
+PLAYSTREAM_BIN="$PWD/target/debug/playstream" bash scripts/check-deploy.sh
+
 step "sql tests (fakesnow)"
 .venv/bin/python -m pytest -q tests/sql
 
