@@ -102,6 +102,7 @@ impl Client {
         }
         let transport =
             http::Transport::new(&config.endpoint, &config.api_key, config.gzip, config.request_timeout)?;
+        #[cfg_attr(not(feature = "disk-queue"), allow(unused_mut))] // filled from disk
         let mut state = State::default();
         let counters = Counters::default();
         #[cfg(feature = "disk-queue")]

@@ -182,6 +182,7 @@ impl State {
     }
 
     /// Takes back an event that was never really queued (its disk write failed).
+    #[cfg(feature = "disk-queue")]
     pub(crate) fn withdraw(&mut self, seq: u64) {
         if let Some(len) = self.outstanding.remove(&seq) {
             self.bytes = self.bytes.saturating_sub(len);
