@@ -215,6 +215,8 @@ impl Client {
             None,
             "the queue is full: dropped the oldest event",
         );
+        #[cfg(not(feature = "disk-queue"))]
+        let _ = entry;
         #[cfg(feature = "disk-queue")]
         if let Some(journal) = shared.journal.clone() {
             let e = entry.clone();
