@@ -19,7 +19,7 @@
 //! let client = Client::start(ClientConfig::new("https://ingest.example.com", "my-api-key"))?;
 //! let player = EventContext::new("player-42", "space-miner", Platform::Android, "2.3.1").session("s-1");
 //! let price = Decimal::new(499, 2); // 4.99, exact
-//! client.track(player.event(Purchase::new("gems_100", price, Currency::USD, Store::GooglePlay)).build()?).await?;
+//! client.track(&player.event(Purchase::new("gems_100", price, Currency::USD, Store::GooglePlay)).build()?).await?;
 //! let report = client.flush().await; // every event tracked so far: acknowledged or failed
 //! assert!(report.all_acknowledged());
 //! client.shutdown(std::time::Duration::from_secs(5)).await;

@@ -177,7 +177,6 @@ impl State {
                 }
             }
         }
-        self.answer_waiters();
         done
     }
 
@@ -194,7 +193,8 @@ impl State {
         self.answer_waiters();
     }
 
-    fn answer_waiters(&mut self) {
+    /// Answers every flush whose events are all resolved.
+    pub(crate) fn answer_waiters(&mut self) {
         let lowest = self.outstanding.keys().next().copied();
         self.waiters.retain_mut(|w| {
             let done = lowest.is_none_or(|l| l > w.target);
@@ -254,6 +254,7 @@ impl Shared {
         }
         let done = self.lock().resolve(entries, outcome);
         if done.is_empty() {
+            self.lock().answer_waiters();
             return;
         }
         #[cfg(feature = "disk-queue")]
@@ -276,6 +277,8 @@ impl Shared {
                 }
             }
         }
+        // Flushes are answered only now, so their callers see the counters and callbacks.
+        self.lock().answer_waiters();
         self.space.notify_waiters();
     }
 }
