@@ -45,3 +45,58 @@ fn fixture_is_the_encoders_output() {
     }
     assert_eq!(committed.lines().count(), produced.lines().count(), "line counts differ");
 }
+
+/// The rejects export fixture the SQL tests load into `rejected_events` is `rejects export`'s
+/// own row format (same regeneration switch as above).
+#[test]
+fn rejects_export_fixture_is_the_exporters_output() {
+    use playstream::rejects_cli::export_row;
+    use playstream::rejects_cli::read::RejectRecord;
+    let h = |k: &str, v: &str| (k.to_string(), Some(v.as_bytes().to_vec()));
+    let record =
+        |offset: i64, key: Option<&[u8]>, value: &[u8], reason: &str, field: &str, at: &str| RejectRecord {
+            topic: "game-events.rejects".into(),
+            partition: 0,
+            offset,
+            timestamp_ms: None,
+            key: key.map(<[u8]>::to_vec),
+            value: value.to_vec(),
+            headers: vec![
+                h("content-type", "application/json"),
+                h("reject.reason", reason),
+                h("reject.field", field),
+                h("reject.detail", "a sentence"),
+                h("reject.source.topic", "game-events.raw"),
+                h("reject.source.partition", "2"),
+                h("reject.source.offset", &(70 + offset).to_string()),
+                h("reject.schema", "playstream.events.Purchase v1"),
+                h("reject.at", at),
+                h("reject.validator", "playstream/0.1.0"),
+            ],
+        };
+    let rows = [
+        record(
+            0,
+            Some(b"player-001"),
+            br#"{"price":-1}"#,
+            "invalid_amount",
+            "$.price",
+            "2026-11-20T00:00:01Z",
+        ),
+        record(1, None, b"{\"event_type\": ", "invalid_json", "", "2026-11-20T00:00:02.250Z"),
+        record(
+            2,
+            Some(b"player-002"),
+            b"\x00\x00\x00\x00\x07\xff",
+            "invalid_avro",
+            "",
+            "2026-11-20T00:00:03Z",
+        ),
+    ];
+    let produced: String = rows.iter().map(|r| format!("{}\n", export_row(r))).collect();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sql/fixtures/rejects-export.jsonl");
+    if std::env::var_os("PLAYSTREAM_REGENERATE_FIXTURE").is_some() {
+        std::fs::write(&path, &produced).expect("write fixture");
+    }
+    assert_eq!(std::fs::read_to_string(&path).expect("rejects-export.jsonl"), produced);
+}

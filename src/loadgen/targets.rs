@@ -1,4 +1,4 @@
-//! Where the load generator sends: `http://HOST:PORT` (the ingest API, batches of up to 500),
+//! Where the load generator sends: `http://HOST:PORT` (the ingest API, through the client SDK),
 //! `kafka://BROKERS/TOPIC` (straight onto the raw topic, JSON or Confluent-framed Avro) or
 //! `file://PATH` (NDJSON). Invariant: a record counts as sent only once its target took it (a
 //! 202 for its index, a Kafka acknowledgement, a written line); refusals are retried (503 only
@@ -6,8 +6,8 @@
 //! never silently dropped.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Outgoing;
@@ -160,104 +160,78 @@ fn send_kafka(
     Ok(())
 }
 
-/// Batches of up to 500 records, four requests in flight.
-fn send_http(records: &[Outgoing], base: &str, api_key: Option<&str>, pace: &Pace, progress: &Arc<Progress>) {
-    let url = format!("{base}/v1/events");
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
-    let batches: Vec<&[Outgoing]> = records.chunks(500).collect();
-    let next = Arc::new(Mutex::new(0usize));
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            let (next, agent, url, batches) = (next.clone(), agent.clone(), url.as_str(), &batches);
-            s.spawn(move || {
-                loop {
-                    let i = {
-                        let mut n = next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                        let i = *n;
-                        *n += 1;
-                        i
-                    };
-                    let Some(batch) = batches.get(i) else { return };
-                    pace.wait(i as u64 * 500);
-                    post_batch(&agent, url, api_key, batch, progress);
-                }
-            });
-        }
-    });
-}
+/// SDK clients sending at once; each player always goes through the same one, so a player's
+/// events keep their order.
+const HTTP_CLIENTS: usize = 4;
 
-/// Posts one batch until every record is accepted or refused for good.
-fn post_batch(
-    agent: &ureq::Agent,
-    url: &str,
-    api_key: Option<&str>,
-    batch: &[Outgoing],
-    progress: &Progress,
-) {
-    let mut pending: Vec<&Outgoing> = batch.iter().collect();
-    let mut attempt = 0u32;
-    while !pending.is_empty() {
-        let mut body = Vec::with_capacity(pending.iter().map(|r| r.value.len() + 1).sum::<usize>() + 2);
-        body.push(b'[');
-        for (i, r) in pending.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
+/// Through the client SDK (`playstream-sdk`): batching, gzip, retries honouring `Retry-After`,
+/// only the unaccepted indices resent; a queue that blocks when full, so nothing is dropped for
+/// space. Returns once every record is acknowledged or refused for good.
+fn send_http(records: &[Outgoing], base: &str, api_key: Option<&str>, pace: &Pace, progress: &Arc<Progress>) {
+    use playstream_sdk::RawEvent;
+    use playstream_sdk::{Client, ClientConfig, FullPolicy};
+    let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() else {
+        progress.refused.fetch_add(records.len() as u64, Ordering::Relaxed);
+        return;
+    };
+    rt.block_on(async {
+        let mut clients = Vec::with_capacity(HTTP_CLIENTS);
+        for _ in 0..HTTP_CLIENTS {
+            let config = ClientConfig {
+                flush_interval: Duration::from_millis(50),
+                max_queue_events: 20_000,
+                max_queue_bytes: 64 * 1024 * 1024,
+                full_policy: FullPolicy::Block,
+                ..ClientConfig::new(base, api_key.unwrap_or_default())
+            };
+            match Client::start(config) {
+                Ok(c) => clients.push(c),
+                Err(e) => tracing::error!(error = %e, "the SDK client could not start"),
             }
-            body.extend_from_slice(&r.value);
         }
-        body.push(b']');
-        let mut req = agent.post(url).set("Content-Type", "application/json");
-        if let Some(k) = api_key {
-            req = req.set("Authorization", &format!("Bearer {k}"));
+        if clients.is_empty() {
+            progress.refused.fetch_add(records.len() as u64, Ordering::Relaxed);
+            return;
         }
-        let (status, retry_after, json) = match req.send_bytes(&body) {
-            Ok(r) => (r.status(), None, r.into_string().ok()),
-            Err(ureq::Error::Status(code, r)) => {
-                let retry = r.header("retry-after").and_then(|v| v.parse::<u64>().ok());
-                (code, retry, r.into_string().ok())
-            }
-            Err(_) => (0, None, None),
+        let report = |clients: &[Client]| {
+            let (acked, dropped) = clients
+                .iter()
+                .map(Client::stats)
+                .fold((0, 0), |(a, d), s| (a + s.acknowledged, d + s.dropped_total()));
+            progress.sent.store(acked, Ordering::Relaxed);
+            progress.refused.store(dropped, Ordering::Relaxed);
         };
-        let answer: serde_json::Value = json.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
-        match status {
-            202 => {
-                progress.sent.fetch_add(pending.len() as u64, Ordering::Relaxed);
-                return;
+        for (i, r) in records.iter().enumerate() {
+            if pace.rate > 0.0 {
+                let due = Duration::from_secs_f64(i as f64 / pace.rate);
+                if let Some(ahead) = due.checked_sub(pace.started.elapsed()) {
+                    tokio::time::sleep(ahead).await;
+                }
             }
-            400 | 413 if answer.get("index").is_some_and(serde_json::Value::is_u64) => {
-                // One event refused for good; the rest are sent again.
-                let index = answer.get("index").and_then(serde_json::Value::as_u64).unwrap_or(0);
-                let bad = usize::try_from(index).unwrap_or(0);
-                pending.remove(bad.min(pending.len().saturating_sub(1)));
+            let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(&r.value)
+            else {
                 progress.refused.fetch_add(1, Ordering::Relaxed);
                 continue;
+            };
+            let lane = r.key.as_deref().map_or(i, |k| {
+                k.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)))
+            });
+            let Some(client) = clients.get(lane % clients.len()) else { continue };
+            if client.track_raw(RawEvent(map)).await.is_err() {
+                progress.refused.fetch_add(1, Ordering::Relaxed);
             }
-            400 | 401 | 413 | 415 => {
-                progress.refused.fetch_add(pending.len() as u64, Ordering::Relaxed);
-                return;
+            if i % 5_000 == 0 {
+                report(&clients);
             }
-            503 if answer.get("not_accepted").is_some_and(serde_json::Value::is_array) => {
-                let again: Vec<usize> = answer
-                    .get("not_accepted")
-                    .and_then(serde_json::Value::as_array)
-                    .map(|a| {
-                        a.iter().filter_map(|v| v.as_u64()).filter_map(|v| usize::try_from(v).ok()).collect()
-                    })
-                    .unwrap_or_default();
-                progress
-                    .sent
-                    .fetch_add((pending.len() - again.len().min(pending.len())) as u64, Ordering::Relaxed);
-                pending = again.into_iter().filter_map(|i| pending.get(i).copied()).collect();
-            }
-            _ => {}
         }
-        attempt += 1;
-        progress.retries.fetch_add(1, Ordering::Relaxed);
-        let wait = retry_after.map(Duration::from_secs).unwrap_or_else(|| {
-            crate::pipeline::retry::backoff(attempt, Duration::from_millis(100), Duration::from_secs(5))
-        });
-        std::thread::sleep(wait);
-    }
+        for c in &clients {
+            c.flush().await;
+        }
+        report(&clients);
+        for c in &clients {
+            c.shutdown(Duration::from_secs(5)).await;
+        }
+    });
 }
 
 #[cfg(test)]

@@ -294,6 +294,33 @@ def test_rejected_events_lands_a_rejects_record(wh):
     wh.cursor().execute("DELETE FROM rejected_events")
 
 
+def test_a_rejects_export_loads_into_rejected_events(wh):
+    """fixtures/rejects-export.jsonl is `playstream rejects export`'s own output (tests/sql_fixture.rs
+    keeps it so); loaded as COPY ... MATCH_BY_COLUMN_NAME with BINARY_FORMAT = BASE64 would."""
+    import json
+    lines = (HERE / "fixtures" / "rejects-export.jsonl").read_text().splitlines()
+    cur = wh.cursor()
+    for n, line in enumerate(lines, start=1):
+        r = json.loads(line)
+        cur.execute(
+            """INSERT INTO rejected_events (record_key, record_value, headers, reject_reason, reject_field,
+                   reject_detail, source_topic, source_partition, source_offset, reject_schema,
+                   rejected_at, validator, file_name, file_row_number)
+               SELECT IFF(%s IS NULL, NULL, BASE64_DECODE_BINARY(%s)), BASE64_DECODE_BINARY(%s), PARSE_JSON(%s),
+                   %s, %s, %s, %s, %s, %s, %s, %s::TIMESTAMP_NTZ, %s, 'rejects-export.jsonl', %s""",
+            (r["record_key"], r["record_key"], r["record_value"], json.dumps(r["headers"]), r["reject_reason"],
+             r["reject_field"], r["reject_detail"], r["source_topic"], r["source_partition"], r["source_offset"],
+             r["reject_schema"], r["rejected_at"], r["validator"], n))
+    got = query(wh, "SELECT * FROM rejected_events ORDER BY file_row_number")
+    assert [g["reject_reason"] for g in got] == ["invalid_amount", "invalid_json", "invalid_avro"]
+    assert bytes(got[0]["record_key"]) == b"player-001" and got[1]["record_key"] is None
+    assert bytes(got[0]["record_value"]) == b'{"price":-1}'
+    assert bytes(got[2]["record_value"]) == b"\x00\x00\x00\x00\x07\xff", "binary values survive byte for byte"
+    assert [(g["source_partition"], g["source_offset"]) for g in got] == [(2, 70), (2, 71), (2, 72)]
+    assert got[1]["rejected_at"] == ts("2026-11-20 00:00:02.250")
+    cur.execute("DELETE FROM rejected_events")
+
+
 def test_money_is_exact_numbers_never_float(wh):
     columns = query(wh, """SELECT table_name, column_name, data_type, numeric_precision, numeric_scale
                            FROM information_schema.columns""")
