@@ -115,7 +115,6 @@ fn the_sdk_sets_every_field_of_every_schema_and_no_other() {
         sdk_types,
         "event types in schemas/ vs the SDK"
     );
-    assert_eq!(EVENT_TYPES, playstream::validate::EVENT_TYPES);
     for e in every_event(true) {
         let t = e.payload().event_type();
         let written: BTreeSet<String> = e.to_value().as_object().unwrap().keys().cloned().collect();

@@ -75,7 +75,7 @@ pub struct Manifest {
 pub fn generate(w: &Workload, end_micros: i64) -> (Vec<Outgoing>, Manifest) {
     let events = simulate(&w.model, w.seed, end_micros);
     let mut rng = crate::validate::corpus::Rng::new(w.seed ^ 0xbad_5eed);
-    let kinds: &[Defect] = if w.for_http { &Defect::OVER_HTTP } else { &Defect::ALL };
+    let kinds: &[Defect] = if w.for_http { Defect::over_http() } else { &Defect::ALL };
     let mut m =
         Manifest { seed: w.seed, players: w.model.players, days: w.model.days, ..Manifest::default() };
     let mut revenue: BTreeMap<String, Decimal> = BTreeMap::new();

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 /// One record of the rejects topic.
@@ -175,17 +175,15 @@ pub fn read(
             Some(Ok(m)) => {
                 last = Instant::now();
                 at_end.remove(&m.partition());
+                let inbound = crate::event::InboundRecord::from_message(&m);
                 let r = RejectRecord {
-                    topic: m.topic().to_string(),
-                    partition: m.partition(),
-                    offset: m.offset(),
+                    topic: inbound.origin.topic,
+                    partition: inbound.origin.partition,
+                    offset: inbound.origin.offset,
                     timestamp_ms: m.timestamp().to_millis(),
-                    key: m.key().map(<[u8]>::to_vec),
-                    value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                    headers: m
-                        .headers()
-                        .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
-                        .unwrap_or_default(),
+                    key: inbound.key,
+                    value: inbound.value,
+                    headers: inbound.headers,
                 };
                 if selection.matches(&r) {
                     seen += 1;

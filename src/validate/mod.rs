@@ -32,17 +32,9 @@ pub use source::{LocalSchemas, LookupError, Probe, SchemaSource};
 
 use decode::Decoded;
 
-/// The event types of the contract (design.md), one schema each.
-pub const EVENT_TYPES: [&str; 8] = [
-    "install",
-    "purchase",
-    "session_start",
-    "session_end",
-    "level_start",
-    "level_complete",
-    "ad_watched",
-    "achievement_unlocked",
-];
+/// The event types of the contract, one schema each: the client SDK's list, so the service and
+/// the SDK cannot drift.
+pub const EVENT_TYPES: [&str; 8] = playstream_sdk::event::EVENT_TYPES;
 
 /// Firehose's per-record limit: 1,000 KiB.
 pub const FIREHOSE_MAX_RECORD_BYTES: usize = 1_000 * 1024;
