@@ -69,6 +69,9 @@ pub(crate) enum RejectsCommand {
         /// Start at the beginning of every partition (default: the last 10 of each).
         #[arg(long)]
         from_beginning: bool,
+        /// Schemas (or a registry) to decode Confluent-framed Avro payloads with.
+        #[command(flatten)]
+        schemas: SchemaArgs,
     },
     /// Write the selected rejects to a file, one JSON object per line.
     Export {

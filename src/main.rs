@@ -267,7 +267,7 @@ fn selection(c: &cli::RejectsArgs) -> anyhow::Result<playstream::rejects_cli::re
 
 async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
     use playstream::rejects_cli::read::{Start, read};
-    use playstream::rejects_cli::{DIMENSIONS, Summary, export_row, record_json, record_text};
+    use playstream::rejects_cli::{DIMENSIONS, Summary, export_row, record_json_with, record_text_with};
     use std::io::Write;
     match cmd {
         cli::RejectsCommand::Summary { common, by } => {
@@ -297,7 +297,8 @@ async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
                 s.write_table(&by, &mut out)?;
             }
         }
-        cli::RejectsCommand::Tail { common, follow, from_beginning } => {
+        cli::RejectsCommand::Tail { common, follow, from_beginning, schemas } => {
+            let source = schemas_cmd::load_source(&schemas)?;
             let sel = selection(&common)?;
             let start = if from_beginning { Start::Beginning } else { Start::Last(10) };
             tokio::task::spawn_blocking(move || {
@@ -311,9 +312,9 @@ async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
                     follow,
                     |r| {
                         let _ = if common.json {
-                            writeln!(out, "{}", record_json(&r))
+                            writeln!(out, "{}", record_json_with(&r, source.as_ref()))
                         } else {
-                            writeln!(out, "{}", record_text(&r))
+                            writeln!(out, "{}", record_text_with(&r, source.as_ref()))
                         };
                     },
                 )
@@ -381,7 +382,16 @@ async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
                 kafka_options: common.kafka_options.clone(),
                 group,
             };
-            let report = playstream::rejects_cli::replay::replay(&settings, source.as_ref(), |_| {}).await?;
+            let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = playstream::rejects_cli::replay::replay(&settings, source.as_ref(), |n| {
+                if terminal && n % 50 == 0 {
+                    eprint!("\r\x1b[2Kreplayed {n}");
+                }
+            })
+            .await?;
+            if terminal {
+                eprintln!();
+            }
             if common.json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

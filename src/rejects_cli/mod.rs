@@ -78,6 +78,19 @@ impl Summary {
     }
 }
 
+/// A Confluent-framed Avro value as its writer wrote it (through the schema source), with the
+/// schema id; `None` for anything else or a frame that does not decode.
+pub fn decode_frame(value: &[u8], schemas: &dyn crate::validate::SchemaSource) -> Option<Json> {
+    let (magic, rest) = value.split_first()?;
+    if *magic != 0 {
+        return None;
+    }
+    let (id, body) = rest.split_at_checked(4)?;
+    let id = u32::from_be_bytes(id.try_into().ok()?);
+    let decoded = schemas.writer(id).ok()?.to_json(body)?;
+    Some(json!({"schema_id": id, "avro": decoded}))
+}
+
 /// The `tail --json` object of a record.
 pub fn record_json(r: &RejectRecord) -> Json {
     let headers: serde_json::Map<String, Json> = r
@@ -93,6 +106,29 @@ pub fn record_json(r: &RejectRecord) -> Json {
         "key": r.key.as_deref().map(|k| String::from_utf8_lossy(k).into_owned()),
         "headers": headers, "value": value,
     })
+}
+
+/// [`record_json`], with a Confluent-framed Avro value decoded through `schemas`.
+pub fn record_json_with(r: &RejectRecord, schemas: &dyn crate::validate::SchemaSource) -> Json {
+    let mut j = record_json(r);
+    if let (Some(decoded), Some(o)) = (decode_frame(&r.value, schemas), j.as_object_mut()) {
+        o.insert("value".into(), decoded);
+    }
+    j
+}
+
+/// A human-readable rendering of a record for `tail`, a framed Avro value decoded through
+/// `schemas`.
+pub fn record_text_with(r: &RejectRecord, schemas: &dyn crate::validate::SchemaSource) -> String {
+    match decode_frame(&r.value, schemas) {
+        Some(decoded) => {
+            let mut s = record_text(r);
+            s.push('\n');
+            s.push_str(&serde_json::to_string_pretty(&decoded).unwrap_or_default());
+            s
+        }
+        None => record_text(r),
+    }
 }
 
 /// A human-readable rendering of a record for `tail`.
@@ -191,5 +227,34 @@ mod tests {
         assert_eq!(e["record_key"], "dTE=");
         assert_eq!(e["rejected_at"], "2026-12-02T00:00:00.5");
         assert!(record_text(&rec("x", br#"{"a":1}"#)).contains("\"a\": 1"));
+    }
+
+    #[test]
+    fn tail_decodes_confluent_frames_through_the_schemas() {
+        use crate::validate::SchemaSource;
+        use std::sync::Arc;
+        let source = crate::validate::LocalSchemas::new(Arc::new(crate::validate::Catalog::embedded()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let json = br#"{"event_id":"0b7e6f2a-5c1d-4e8f-9a3b-2c4d6e8f0a1b","event_type":"session_start","timestamp":"2026-12-01T10:00:00Z","user_id":"u","game_id":"g","platform":"ios","app_version":"1.0","session_id":"s"}"#;
+        let ctx = crate::validate::Context::now();
+        let event = match crate::validate::check(json, &ctx, &source) {
+            Ok(Ok(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        let (id, _) = source
+            .catalog()
+            .all()
+            .into_iter()
+            .find(|(_, s)| s.label == event.schema.label)
+            .unwrap_or_else(|| panic!("id"));
+        let frame =
+            crate::validate::avro_out::to_confluent_frame(&event, id).unwrap_or_else(|e| panic!("{e:?}"));
+        let shown = record_json_with(&rec("invalid_amount", &frame), &source);
+        assert_eq!(shown["value"]["schema_id"], id);
+        assert_eq!(shown["value"]["avro"]["user_id"], "u");
+        assert!(record_text_with(&rec("x", &frame), &source).contains("\"platform\""));
+        // Not a frame, or a frame of an unknown id: shown as before.
+        assert!(decode_frame(b"{}", &source).is_none());
+        assert!(decode_frame(&[0, 0, 0, 0x7f, 0x7f, 1], &source).is_none());
     }
 }

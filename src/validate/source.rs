@@ -27,6 +27,8 @@ pub struct WriterSchema {
     /// The local schema the data is resolved to and validated against.
     pub reader: Arc<EventSchema>,
     plan: Plan,
+    /// The writer schema itself, for showing a record as written (`rejects tail`).
+    writer: Schema,
 }
 
 impl fmt::Debug for WriterSchema {
@@ -43,13 +45,22 @@ impl WriterSchema {
     /// then gets (a retry cannot help: registry ids are immutable).
     pub fn new(id: u32, writer: Schema, reader: Arc<EventSchema>) -> Result<WriterSchema, LookupError> {
         match Plan::compile(&writer, &reader) {
-            Ok(plan) => Ok(WriterSchema { id, reader, plan }),
+            Ok(plan) => Ok(WriterSchema { id, reader, plan, writer }),
             Err(why) => Err(LookupError::Unusable {
                 id,
                 code: RejectCode::IncompatibleSchema,
                 reason: format!("it does not resolve to {}: {why}", reader.label),
             }),
         }
+    }
+
+    /// The record as its writer wrote it, as JSON, for people to read (no resolution, no
+    /// validation); `None` when the body does not decode.
+    pub fn to_json(&self, body: &[u8]) -> Option<serde_json::Value> {
+        let reader = apache_avro::reader::datum::GenericDatumReader::builder(&self.writer).build().ok()?;
+        let mut cursor = body;
+        let value = reader.read_value(&mut cursor).ok()?;
+        serde_json::Value::try_from(value).ok()
     }
 
     /// Decodes one Avro body into the reader's fields (strings borrowed from `body`); the whole
