@@ -111,6 +111,11 @@ pub async fn run(
 ) -> Result<Summary, DemoError> {
     let started = Instant::now();
     let landed = config.out.join("landed");
+    // A fresh landing folder: lines left by an earlier run (same seed, same event ids) would
+    // otherwise count as landed by this one.
+    if landed.exists() {
+        std::fs::remove_dir_all(&landed)?;
+    }
     std::fs::create_dir_all(&landed)?;
     let cluster = rdkafka::mocking::MockCluster::new(1)?;
     cluster.create_topic(RAW, RAW_PARTITIONS, 1)?;

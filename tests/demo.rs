@@ -26,6 +26,22 @@ fn a_small_demo_reconciles() {
     assert_eq!(summary["sent"], manifest["generated"]);
     assert!(summary["duplicates"].as_u64().unwrap() >= manifest["duplicates"].as_u64().unwrap());
     assert!(manifest["expected_rejects"].as_object().unwrap().len() >= 5, "many reject codes exercised");
+    // A second run into the same folder starts from an empty landing folder: the first run's
+    // lines (same seed, same ids) must not count for it.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_playstream"))
+        .args(["demo", "--players", "200", "--days", "3", "--seed", "7", "--json", "--out"])
+        .arg(&out)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let second: Value =
+        serde_json::from_str(String::from_utf8_lossy(&again.stdout).lines().last().unwrap_or_default())
+            .unwrap();
+    assert_eq!(second["landed_distinct"], summary["landed_distinct"], "{second}");
+    assert_eq!(
+        second["duplicates"], summary["duplicates"],
+        "nothing of the first run counted twice: {second}"
+    );
     for key in [
         "generated",
         "sent",
