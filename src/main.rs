@@ -251,6 +251,25 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
     if summary.reconciled() { Ok(()) } else { anyhow::bail!("the demo did not reconcile") }
 }
 
+/// Reads the rejects topic `c` names (see `rejects_cli::read::read`).
+fn read_rejects(
+    c: &cli::RejectsArgs,
+    sel: &playstream::rejects_cli::read::Selection,
+    start: playstream::rejects_cli::read::Start,
+    follow: bool,
+    each: impl FnMut(playstream::rejects_cli::read::RejectRecord),
+) -> Result<u64, rdkafka::error::KafkaError> {
+    playstream::rejects_cli::read::read(
+        &c.brokers,
+        &c.rejects_topic,
+        &c.kafka_options,
+        sel,
+        start,
+        follow,
+        each,
+    )
+}
+
 fn selection(c: &cli::RejectsArgs) -> anyhow::Result<playstream::rejects_cli::read::Selection> {
     use playstream::rejects_cli::read::parse_time;
     let now = playstream::validate::Context::now().now_micros() / 1000;
@@ -266,7 +285,7 @@ fn selection(c: &cli::RejectsArgs) -> anyhow::Result<playstream::rejects_cli::re
 }
 
 async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
-    use playstream::rejects_cli::read::{Start, read};
+    use playstream::rejects_cli::read::Start;
     use playstream::rejects_cli::{DIMENSIONS, Summary, export_row, record_json_with, record_text_with};
     use std::io::Write;
     match cmd {
@@ -277,16 +296,8 @@ async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
             let sel = selection(&common)?;
             let summary = tokio::task::spawn_blocking(move || {
                 let mut s = Summary::default();
-                read(
-                    &common.brokers,
-                    &common.rejects_topic,
-                    &common.kafka_options,
-                    &sel,
-                    Start::Beginning,
-                    false,
-                    |r| s.add(&r, &by),
-                )
-                .map(|_| (s, by, common.json))
+                read_rejects(&common, &sel, Start::Beginning, false, |r| s.add(&r, &by))
+                    .map(|_| (s, by, common.json))
             })
             .await??;
             let (s, by, json) = summary;
@@ -303,21 +314,13 @@ async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
             let start = if from_beginning { Start::Beginning } else { Start::Last(10) };
             tokio::task::spawn_blocking(move || {
                 let mut out = std::io::stdout().lock();
-                read(
-                    &common.brokers,
-                    &common.rejects_topic,
-                    &common.kafka_options,
-                    &sel,
-                    start,
-                    follow,
-                    |r| {
-                        let _ = if common.json {
-                            writeln!(out, "{}", record_json_with(&r, source.as_ref()))
-                        } else {
-                            writeln!(out, "{}", record_text_with(&r, source.as_ref()))
-                        };
-                    },
-                )
+                read_rejects(&common, &sel, start, follow, |r| {
+                    let _ = if common.json {
+                        writeln!(out, "{}", record_json_with(&r, source.as_ref()))
+                    } else {
+                        writeln!(out, "{}", record_text_with(&r, source.as_ref()))
+                    };
+                })
             })
             .await??;
         }
@@ -329,24 +332,16 @@ async fn rejects(cmd: cli::RejectsCommand) -> anyhow::Result<()> {
             let n = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
                 let mut f = std::io::BufWriter::new(std::fs::File::create(&output)?);
                 let mut failed = None;
-                let n = read(
-                    &common.brokers,
-                    &common.rejects_topic,
-                    &common.kafka_options,
-                    &sel,
-                    Start::Beginning,
-                    false,
-                    |r| {
-                        let written = if format == "payload" {
-                            f.write_all(&r.value).and_then(|()| f.write_all(b"\n"))
-                        } else {
-                            writeln!(f, "{}", export_row(&r))
-                        };
-                        if let Err(e) = written {
-                            failed.get_or_insert(e);
-                        }
-                    },
-                )?;
+                let n = read_rejects(&common, &sel, Start::Beginning, false, |r| {
+                    let written = if format == "payload" {
+                        f.write_all(&r.value).and_then(|()| f.write_all(b"\n"))
+                    } else {
+                        writeln!(f, "{}", export_row(&r))
+                    };
+                    if let Err(e) = written {
+                        failed.get_or_insert(e);
+                    }
+                })?;
                 if let Some(e) = failed {
                     return Err(e.into());
                 }

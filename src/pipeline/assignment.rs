@@ -87,15 +87,10 @@ impl Shared {
         }
     }
 
-    /// Commits the watermark of owned `partitions` (all if `None`); `force` re-commits unchanged
-    /// ones. An async commit is only requested here; it counts when the callback confirms it.
-    pub fn commit<X: Consumer<Ctx>>(
-        &self,
-        consumer: &X,
-        partitions: Option<&[i32]>,
-        mode: CommitMode,
-        force: bool,
-    ) {
+    /// Commits the watermark of owned `partitions` (all if `None`) synchronously, so the answer
+    /// is the broker's; `force` re-commits unchanged ones. Blocks: call it from a blocking thread
+    /// or a consumer callback.
+    pub fn commit<X: Consumer<Ctx>>(&self, consumer: &X, partitions: Option<&[i32]>, force: bool) {
         let todo = {
             let mut o = self.offsets();
             let now = Instant::now();
@@ -115,17 +110,15 @@ impl Shared {
         }
         let started = Instant::now();
         // The offsets lock is not held here: a synchronous commit may run the commit callback.
-        let result = consumer.commit(&tpl, mode);
-        match (mode, result) {
-            (CommitMode::Sync, Ok(())) => {
+        match consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => {
                 self.metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
                 self.confirmed(&todo, true);
             }
-            (_, Err(e)) => {
+            Err(e) => {
                 tracing::warn!(error = %e, "offset commit failed; will retry");
                 self.confirmed(&todo, false);
             }
-            (CommitMode::Async, Ok(())) => {}
         }
     }
 
@@ -169,7 +162,7 @@ impl ConsumerContext for Ctx {
             // inside the close could wait on a consumer that is going away.
             if !self.shared.closing.load(Ordering::Acquire) {
                 self.shared.drain_blocking(Some(&parts));
-                self.shared.commit(consumer, Some(&parts), CommitMode::Sync, true);
+                self.shared.commit(consumer, Some(&parts), true);
             }
             {
                 let mut o = self.shared.offsets();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use tokio::sync::mpsc;
 
@@ -260,7 +260,7 @@ impl Validator {
                     if !shared.committing.swap(true, Ordering::AcqRel) {
                         let (c, s) = (consumer.clone(), shared.clone());
                         tokio::task::spawn_blocking(move || {
-                            s.commit(c.as_ref(), None, CommitMode::Sync, false);
+                            s.commit(c.as_ref(), None, false);
                             s.committing.store(false, Ordering::Release);
                         });
                     }
@@ -332,7 +332,7 @@ impl Validator {
         while shared.committing.swap(true, Ordering::AcqRel) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        shared.commit(consumer.as_ref(), None, CommitMode::Sync, true);
+        shared.commit(consumer.as_ref(), None, true);
         lag.abort();
         let _ = lag.await;
         shared.closing.store(true, Ordering::Release);
