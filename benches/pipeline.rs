@@ -11,6 +11,8 @@
 //! for the tansu broker). Record count: `PLAYSTREAM_BENCH_RECORDS` (200000). Also prints the
 //! CPU time this process and the broker used per record; `PLAYSTREAM_BENCH_TRACE=1` prints
 //! consumed/delivered counts every 5 ms (how the fetch stall was found); `RUST_LOG` applies.
+//! `PLAYSTREAM_BENCH_PERF_CTL=FIFO` writes `enable`/`disable` to a `perf record --control
+//! fifo:FIFO -D -1` control fifo around the validator run, so a profile holds only that phase.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // bench code
 
@@ -39,6 +41,15 @@ fn counter(registry: &prometheus::Registry, name: &str) -> f64 {
         .filter(|f| f.name() == name)
         .flat_map(|f| f.get_metric().iter().map(|m| m.get_counter().get_value()))
         .sum()
+}
+
+/// Tells a waiting `perf record --control fifo:…` to start or stop sampling.
+fn perf_ctl(cmd: &str) {
+    if let Ok(path) = std::env::var("PLAYSTREAM_BENCH_PERF_CTL") {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(path).expect("perf control fifo");
+        f.write_all(format!("{cmd}\n").as_bytes()).expect("perf control");
+    }
 }
 
 fn main() {
@@ -118,6 +129,7 @@ fn main() {
     let registry = validator.registry();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let broker_pid = broker.pid().unwrap().to_string();
+    perf_ctl("enable");
     let cpu_before = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
     let elapsed = rt.block_on(async move {
         let run = tokio::spawn(validator.run(async {
@@ -151,6 +163,7 @@ fn main() {
         run.await.unwrap().unwrap();
         elapsed
     });
+    perf_ctl("disable");
     let validator_rate = n as f64 / elapsed.as_secs_f64();
     let (own, brk) =
         (common::cpu_seconds("self") - cpu_before.0, common::cpu_seconds(&broker_pid) - cpu_before.1);
