@@ -11,6 +11,8 @@
 //! for the tansu broker). Record count: `PLAYSTREAM_BENCH_RECORDS` (200000). Also prints the
 //! CPU time this process and the broker used per record; `PLAYSTREAM_BENCH_TRACE=1` prints
 //! consumed/delivered counts every 5 ms (how the fetch stall was found); `RUST_LOG` applies.
+//! `PLAYSTREAM_BENCH_MAX_IN_FLIGHT` sets the validator's in-flight record budget (100000, the
+//! command line's default).
 //! `PLAYSTREAM_BENCH_PERF_CTL=FIFO` writes `enable`/`disable` to a `perf record --control
 //! fifo:FIFO -D -1` control fifo around the validator run, so a profile holds only that phase.
 
@@ -123,6 +125,7 @@ fn main() {
         kafka_options: vec![("session.timeout.ms".into(), "6000".into())],
         linger: Duration::from_millis(50),
         concurrent_batches: env_u64("PLAYSTREAM_BENCH_CONCURRENCY", 8) as usize,
+        max_in_flight_records: env_u64("PLAYSTREAM_BENCH_MAX_IN_FLIGHT", 100_000) as usize,
         ..ValidatorConfig::new(&broker.bootstrap(), "bench-validator", "bench-raw", "bench-rejects", sink)
     };
     let validator = Validator::new(config, source).unwrap();
@@ -168,8 +171,10 @@ fn main() {
     let (own, brk) =
         (common::cpu_seconds("self") - cpu_before.0, common::cpu_seconds(&broker_pid) - cpu_before.1);
     println!(
-        "  (CPU during the validator run: this process {own:.2} s = {:.1} µs/record incl. the fake endpoint; broker {brk:.2} s)",
-        own * 1e6 / n as f64
+        "  (CPU during the validator run: this process {own:.2} s = {:.1} µs/record incl. the fake endpoint, {:.2} cores busy of {} (CPU/wall); broker {brk:.2} s)",
+        own * 1e6 / n as f64,
+        own / elapsed.as_secs_f64(),
+        std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get)
     );
     println!(
         "validator (fake Firehose endpoint, {delay} ms per call, {} calls in flight): {validator_rate:.0} events/s",
