@@ -12,7 +12,8 @@
 //! CPU time this process and the broker used per record; `PLAYSTREAM_BENCH_TRACE=1` prints
 //! consumed/delivered counts every 5 ms (how the fetch stall was found); `RUST_LOG` applies.
 //! `PLAYSTREAM_BENCH_MAX_IN_FLIGHT` sets the validator's in-flight record budget (100000, the
-//! command line's default).
+//! command line's default). `PLAYSTREAM_BENCH_KAFKA_OPTIONS=k=v,k=v` adds librdkafka settings
+//! (as `--kafka-option` does).
 //! `PLAYSTREAM_BENCH_PERF_CTL=FIFO` writes `enable`/`disable` to a `perf record --control
 //! fifo:FIFO -D -1` control fifo around the validator run, so a profile holds only that phase.
 
@@ -122,7 +123,11 @@ fn main() {
         _ => SinkSpec::Firehose("bench".into()),
     };
     let config = ValidatorConfig {
-        kafka_options: vec![("session.timeout.ms".into(), "6000".into())],
+        kafka_options: std::iter::once(("session.timeout.ms".to_string(), "6000".to_string()))
+            .chain(std::env::var("PLAYSTREAM_BENCH_KAFKA_OPTIONS").unwrap_or_default().split(',').filter_map(
+                |kv| kv.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())),
+            ))
+            .collect(),
         linger: Duration::from_millis(50),
         concurrent_batches: env_u64("PLAYSTREAM_BENCH_CONCURRENCY", 8) as usize,
         max_in_flight_records: env_u64("PLAYSTREAM_BENCH_MAX_IN_FLIGHT", 100_000) as usize,
