@@ -28,9 +28,13 @@
 
 pub mod client;
 pub mod event;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 
 pub use client::{
     Client, ClientConfig, ClientError, DropReason, Dropped, FlushReport, FullPolicy, RawEvent, RetryPolicy,
     Stats, TrackError,
 };
 pub use event::{Event, EventBuilder, EventContext, EventError};
+#[cfg(feature = "kafka")]
+pub use kafka::{Delivered, EmitError, KafkaConfig, KafkaEmitter};

@@ -316,6 +316,12 @@ impl Event {
         out
     }
 
+    /// Fields added with [`EventBuilder::extra`].
+    #[cfg(feature = "kafka")]
+    pub(crate) fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
     fn to_map(&self) -> Map<String, Value> {
         self.fields().into_iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()
     }
