@@ -5,7 +5,8 @@
 //! all accepted, with the same fields as the JSON path gives, keyed by `user_id`; the bodies
 //! also decode with apache-avro against `schemas/` (a reader the SDK's writer shares nothing
 //! with). Failures: an unreachable broker, a registry that is down or refuses, an event with a
-//! field Avro has no place for.
+//! field Avro has no place for, and a broker that comes back empty (the stuck idempotent
+//! producer is replaced, so one retried emit goes through; without that, none ever did).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code
 
@@ -273,4 +274,54 @@ async fn a_refused_schema_and_a_field_avro_has_no_place_for_are_errors_no_retry_
     assert!(matches!(err, EmitError::Encode { .. }) && !err.is_retryable(), "{err}");
     assert!(err.to_string().contains("extra field \"ab_group\""), "{err}");
     assert_eq!(registry.posts(), 1, "the event with an extra field was refused before any registry call");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emits_go_through_again_after_the_broker_comes_back_empty() {
+    // tansu restarted with memory storage has lost the topic and the producer id: the
+    // idempotent producer must recover (a rebuilt cluster at the same address).
+    let mut broker = Broker::start();
+    let topic = "sdk-kafka-restart";
+    broker.create_topic(topic, 1);
+    let registry = FakeRegistry::start();
+    let emitter = KafkaEmitter::builder(broker.bootstrap(), topic, &registry.url)
+        .delivery_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let events = events();
+    for e in &events[..4] {
+        emitter.emit(e).await.unwrap();
+    }
+    broker.stop();
+    let port = broker.port;
+    let broker = Broker::start_on(port);
+    broker.create_topic(topic, 1);
+    let mut retries = 0;
+    for e in &events[4..12] {
+        let mut attempt = 0;
+        loop {
+            match emitter.emit(e).await {
+                Ok(_) => break,
+                Err(err) if err.is_retryable() && attempt < 10 => {
+                    attempt += 1;
+                    retries += 1;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(err) => panic!("{}: {err}", e.payload().event_type()),
+            }
+        }
+    }
+    let records = read_topic(&broker.bootstrap(), topic, 1, 20, Duration::from_secs(5));
+    let keys: std::collections::BTreeSet<&[u8]> = records.iter().filter_map(|r| r.key.as_deref()).collect();
+    for e in &events[4..12] {
+        assert!(
+            keys.contains(e.user_id().as_bytes()),
+            "{} is on the new broker ({retries} retries)",
+            e.user_id()
+        );
+    }
+    for e in &events[..4] {
+        assert!(!keys.contains(e.user_id().as_bytes()), "the new broker started empty");
+    }
+    eprintln!("{retries} retried emits after the restart");
 }

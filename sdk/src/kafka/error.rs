@@ -68,7 +68,7 @@ impl EmitError {
         }
     }
 
-    /// A Kafka failure, classified. `rebuilt`: the producer hit a fatal error and was replaced,
+    /// A Kafka failure, classified. `rebuilt`: the producer was unusable or stuck and replaced,
     /// so the next emit goes through a fresh one.
     pub(crate) fn kafka(source: KafkaError, rebuilt: bool) -> EmitError {
         let retryable = rebuilt || kafka_retryable(&source);

@@ -26,19 +26,20 @@
 mod avro;
 mod config;
 mod error;
+mod producer;
 mod registry;
 mod schemas;
 
 use std::fmt;
-use std::sync::RwLock;
 use std::time::Duration;
 
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use tokio::sync::OnceCell;
 
 use crate::event::Event;
 use avro::RecordWriter;
+use producer::Supervised;
 use registry::Registry;
 
 pub use config::KafkaConfig;
@@ -84,8 +85,7 @@ pub struct Delivered {
 /// Writes typed events to Kafka as Confluent-framed Avro. Cheap to share behind an `Arc`;
 /// `emit` may be called from many tasks at once.
 pub struct KafkaEmitter {
-    producer: RwLock<FutureProducer>,
-    producer_config: rdkafka::ClientConfig,
+    producer: Supervised,
     topic: String,
     registry: Registry,
     strategy: SubjectStrategy,
@@ -130,11 +130,10 @@ impl KafkaEmitter {
                 RecordWriter::compile(text).map_err(|e| EmitError::Config(format!("schema {file}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let producer =
-            producer_config.create::<FutureProducer>().map_err(|e| EmitError::Config(e.to_string()))?;
+        let producer = Supervised::new(producer_config, config.delivery_timeout)
+            .map_err(|e| EmitError::Config(e.to_string()))?;
         Ok(KafkaEmitter {
-            producer: RwLock::new(producer),
-            producer_config,
+            producer,
             topic: config.topic,
             registry,
             strategy: config.subject_strategy,
@@ -180,10 +179,16 @@ impl KafkaEmitter {
             header.copy_from_slice(&id.to_be_bytes());
         }
         let record = FutureRecord::to(&self.topic).key(event.user_id()).payload(&frame);
-        let producer = self.current();
+        let producer = self.producer.get();
         match producer.send(record, Timeout::After(self.queue_timeout)).await {
-            Ok(d) => Ok(Delivered { partition: d.partition, offset: d.offset, schema_id: id }),
-            Err((e, _)) => Err(EmitError::kafka(e, self.rebuild_if_fatal(&producer))),
+            Ok(d) => {
+                self.producer.acknowledged();
+                Ok(Delivered { partition: d.partition, offset: d.offset, schema_id: id })
+            }
+            Err((e, _)) => {
+                let replaced = self.producer.after_failure(&producer, &e, &self.topic).await;
+                Err(EmitError::kafka(e, replaced))
+            }
         }
     }
 
@@ -191,7 +196,7 @@ impl KafkaEmitter {
     /// failed — those of emits whose futures were dropped too. Call it before dropping the
     /// emitter; a timeout is a retryable error.
     pub async fn flush(&self, timeout: Duration) -> Result<(), EmitError> {
-        let producer = self.current();
+        let producer = self.producer.get();
         tokio::task::spawn_blocking(move || producer.flush(Timeout::After(timeout)))
             .await
             .map_err(|e| EmitError::Config(format!("the flush task did not run: {e}")))?
@@ -200,7 +205,7 @@ impl KafkaEmitter {
 
     /// Records handed to the producer and not yet acknowledged or failed.
     pub fn in_flight(&self) -> usize {
-        usize::try_from(self.current().in_flight_count()).unwrap_or(0)
+        usize::try_from(self.producer.get().in_flight_count()).unwrap_or(0)
     }
 
     /// The registry id of `event_type`'s schema, if it has been registered.
@@ -229,28 +234,5 @@ impl KafkaEmitter {
             }
             other => other,
         })
-    }
-
-    fn current(&self) -> FutureProducer {
-        self.producer.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    /// After a failure: when librdkafka reports `failed` unusable for good (a fatal idempotence
-    /// error), a fresh producer takes its place; `true` when the next emit goes through one.
-    fn rebuild_if_fatal(&self, failed: &FutureProducer) -> bool {
-        if failed.client().fatal_error().is_none() {
-            return false;
-        }
-        let mut slot = self.producer.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slot.client().native_ptr() != failed.client().native_ptr() {
-            return true; // another emit replaced it already
-        }
-        match self.producer_config.create::<FutureProducer>() {
-            Ok(fresh) => {
-                *slot = fresh;
-                true
-            }
-            Err(_) => false,
-        }
     }
 }
