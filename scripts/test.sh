@@ -26,10 +26,16 @@ step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test"
+# The root crate's dev-dependency turns on the SDK's disk-queue and kafka features, so this also
+# runs the kafka emitter's tests against tansu (tests/sdk_kafka.rs) and clippy above checked it.
 cargo test --workspace
 
+step "client SDK alone: default features (no kafka) lint-clean, all features tested"
+cargo clippy -p playstream-sdk --lib -- -D warnings
+cargo test -p playstream-sdk --all-features
+
 step "operators' kit (docker-compose config, promtool, kubectl kustomize, CRD schemas, live Prometheus)"
-PLAYSTREAM_BIN="$PWD/target/debug/playstream" bash scripts/check-deploy.sh
+PLAYSTREAM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/playstream" bash scripts/check-deploy.sh
 
 step "sql tests (fakesnow)"
 .venv/bin/python -m pytest -q tests/sql

@@ -9,6 +9,9 @@
 //! (at-least-once; the pipeline deduplicates by `event_id`).
 //!
 //! No librdkafka and no AWS SDK: the default features depend on tokio, hyper and rustls only.
+//! Feature `kafka` adds `kafka::KafkaEmitter` for upstream services, which writes events
+//! straight to Kafka as Confluent-framed Avro through a Schema Registry (it is the only feature
+//! that pulls in rdkafka).
 //!
 //! ```no_run
 //! use playstream_sdk::{Client, ClientConfig};
@@ -28,9 +31,13 @@
 
 pub mod client;
 pub mod event;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 
 pub use client::{
     Client, ClientConfig, ClientError, DropReason, Dropped, FlushReport, FullPolicy, RawEvent, RetryPolicy,
     Stats, TrackError,
 };
 pub use event::{Event, EventBuilder, EventContext, EventError};
+#[cfg(feature = "kafka")]
+pub use kafka::{Delivered, EmitError, KafkaConfig, KafkaEmitter};

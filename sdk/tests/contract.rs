@@ -1,7 +1,8 @@
 //! The SDK and the service must not drift: every event type the SDK can build — with every
 //! optional field set, and with none — is accepted by the service's own validation core, and
 //! the SDK can set every field of every schema in `schemas/` (a schema that gains a field the
-//! SDK cannot set fails here).
+//! SDK cannot set fails here). `sdk/schemas/`, the copy the `kafka` feature writes Avro with, is
+//! byte-equal to `schemas/`.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)] // test code
 
@@ -153,4 +154,29 @@ fn timestamps_are_what_the_service_parses_them_as() {
     let now = Timestamp::now().unix_micros();
     let ctx_now = Context::now().now_micros();
     assert!((ctx_now - now).abs() < 5_000_000);
+}
+
+/// The `.avsc` files of a directory, by name, with their bytes.
+fn avsc_files(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "avsc"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
+}
+
+#[test]
+fn the_sdks_copy_of_the_schemas_is_byte_equal_to_schemas() {
+    let ours = avsc_files(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas"));
+    let theirs = avsc_files(&schemas_dir());
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>(),
+        "sdk/schemas/ must hold exactly the .avsc files of schemas/ (cp schemas/*.avsc sdk/schemas/)"
+    );
+    assert_eq!(theirs.len(), 8, "one file per event type at least");
+    for (name, bytes) in &theirs {
+        assert!(ours[name] == *bytes, "sdk/schemas/{name} differs from schemas/{name}: copy it again");
+    }
 }

@@ -7,7 +7,7 @@
 mod config;
 #[cfg(feature = "disk-queue")]
 pub(crate) mod disk;
-mod http;
+pub(crate) mod http;
 mod retry;
 mod state;
 mod stats;

@@ -4,12 +4,15 @@
 //! object, RFC 3339 UTC timestamps with `Z`, money as decimal strings (`"4.99"`, never a
 //! float), unset optional fields omitted.
 
+mod fields;
 mod types;
 mod values;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 use uuid::Uuid;
+
+pub(crate) use fields::{Datum, Fields};
 
 pub use types::{
     AchievementUnlocked, AdWatched, EVENT_TYPES, Install, LevelComplete, LevelStart, Payload, Purchase,
@@ -294,24 +297,33 @@ impl Event {
         &self.payload
     }
 
-    fn to_map(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| m.insert(k.to_string(), v);
-        put("event_id", self.event_id.hyphenated().to_string().into());
-        put("event_type", self.payload.event_type().into());
-        put("timestamp", self.timestamp.to_string().into());
-        put("user_id", self.user_id.as_str().into());
-        put("game_id", self.game_id.as_str().into());
-        put("platform", self.platform.as_str().into());
-        put("app_version", self.app_version.as_str().into());
-        if let Some(s) = &self.session_id {
-            put("session_id", s.as_str().into());
-        }
+    /// Every field the schema has that this event sets, typed, in schema order (extra fields
+    /// not included).
+    pub(crate) fn fields(&self) -> Fields<'_> {
+        let mut out: Fields<'_> = Vec::with_capacity(16);
+        out.push(("event_id", Datum::Uuid(self.event_id)));
+        out.push(("event_type", Datum::Symbol(self.payload.event_type())));
+        out.push(("timestamp", Datum::Time(self.timestamp)));
+        out.push(("user_id", Datum::Text(&self.user_id)));
+        out.push(("game_id", Datum::Text(&self.game_id)));
+        out.push(("platform", Datum::Symbol(self.platform.as_str())));
+        out.push(("app_version", Datum::Text(&self.app_version)));
+        fields::opt_text(&mut out, "session_id", self.session_id.as_ref());
         if let Some(c) = &self.country {
-            put("country", c.as_str().into());
+            out.push(("country", Datum::Text(c.as_str())));
         }
-        self.payload.write(&mut m);
-        m
+        self.payload.fields(&mut out);
+        out
+    }
+
+    /// Fields added with [`EventBuilder::extra`].
+    #[cfg(feature = "kafka")]
+    pub(crate) fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    fn to_map(&self) -> Map<String, Value> {
+        self.fields().into_iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()
     }
 
     /// The event as a JSON object of the contract (extra fields included).

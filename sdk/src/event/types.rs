@@ -3,8 +3,8 @@
 //! with every field its schema requires. Each type writes exactly its own schema's fields.
 
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
 
+use super::fields::{Datum, Fields, count, opt_text};
 use super::values::{AdType, Currency, Store};
 
 /// `install`: the first launch of the game on a device (no session yet).
@@ -244,16 +244,6 @@ payload_from!(
     AchievementUnlocked
 );
 
-fn put(m: &mut Map<String, Value>, k: &str, v: impl Into<Value>) {
-    m.insert(k.to_string(), v.into());
-}
-
-fn put_opt(m: &mut Map<String, Value>, k: &str, v: Option<&String>) {
-    if let Some(v) = v {
-        put(m, k, v.as_str());
-    }
-}
-
 impl Payload {
     /// The `event_type` value.
     pub fn event_type(&self) -> &'static str {
@@ -269,46 +259,47 @@ impl Payload {
         }
     }
 
-    /// Writes the type's own fields (money as decimal strings, unset options omitted).
-    pub(crate) fn write(&self, m: &mut Map<String, Value>) {
+    /// Adds the type's own fields, in schema order (unset options left out).
+    pub(crate) fn fields<'a>(&'a self, out: &mut Fields<'a>) {
+        use Datum::{Bool, Int, Money, Symbol, Text};
         match self {
             Payload::Install(e) => {
-                put_opt(m, "source", e.source.as_ref());
-                put_opt(m, "campaign", e.campaign.as_ref());
-                put_opt(m, "device_model", e.device_model.as_ref());
-                put_opt(m, "os_version", e.os_version.as_ref());
+                opt_text(out, "source", e.source.as_ref());
+                opt_text(out, "campaign", e.campaign.as_ref());
+                opt_text(out, "device_model", e.device_model.as_ref());
+                opt_text(out, "os_version", e.os_version.as_ref());
             }
             Payload::Purchase(e) => {
-                put(m, "product_id", e.product_id.as_str());
-                put_opt(m, "product_name", e.product_name.as_ref());
-                put(m, "price", e.price.to_string());
-                put(m, "currency", e.currency.as_str());
-                put(m, "store", e.store.as_str());
-                put_opt(m, "transaction_id", e.transaction_id.as_ref());
+                out.push(("product_id", Text(&e.product_id)));
+                opt_text(out, "product_name", e.product_name.as_ref());
+                out.push(("price", Money(e.price)));
+                out.push(("currency", Text(e.currency.as_str())));
+                out.push(("store", Symbol(e.store.as_str())));
+                opt_text(out, "transaction_id", e.transaction_id.as_ref());
                 if let Some(q) = e.quantity {
-                    put(m, "quantity", q);
+                    out.push(("quantity", Int(i64::from(q))));
                 }
             }
             Payload::SessionStart(SessionStart) => {}
-            Payload::SessionEnd(e) => put(m, "duration_ms", e.duration_ms),
-            Payload::LevelStart(e) => put(m, "level", e.level),
+            Payload::SessionEnd(e) => out.push(("duration_ms", count(e.duration_ms))),
+            Payload::LevelStart(e) => out.push(("level", Int(i64::from(e.level)))),
             Payload::LevelComplete(e) => {
-                put(m, "level", e.level);
-                put(m, "duration_ms", e.duration_ms);
-                put(m, "success", e.success);
+                out.push(("level", Int(i64::from(e.level))));
+                out.push(("duration_ms", count(e.duration_ms)));
+                out.push(("success", Bool(e.success)));
                 if let Some(s) = e.score {
-                    put(m, "score", s);
+                    out.push(("score", Int(s)));
                 }
             }
             Payload::AdWatched(e) => {
-                put(m, "placement", e.placement.as_str());
-                put(m, "ad_type", e.ad_type.as_str());
+                out.push(("placement", Text(&e.placement)));
+                out.push(("ad_type", Symbol(e.ad_type.as_str())));
                 if let Some((amount, currency)) = &e.revenue {
-                    put(m, "revenue", amount.to_string());
-                    put(m, "currency", currency.as_str());
+                    out.push(("revenue", Money(*amount)));
+                    out.push(("currency", Text(currency.as_str())));
                 }
             }
-            Payload::AchievementUnlocked(e) => put(m, "achievement_id", e.achievement_id.as_str()),
+            Payload::AchievementUnlocked(e) => out.push(("achievement_id", Text(&e.achievement_id))),
         }
     }
 }
