@@ -24,18 +24,15 @@ pub struct KafkaConfig {
     pub registry_auth: Option<(String, String)>,
     /// How registry subjects are named (default [`SubjectStrategy::TopicName`]: `<topic>-value`).
     pub subject_strategy: SubjectStrategy,
-    /// Longest an emit waits for Kafka's acknowledgement, queueing included, before it fails
-    /// with a retryable error (librdkafka's `message.timeout.ms`; default 30 s).
+    /// Longest a queued record waits for Kafka's ack before emit fails, retryably (default 30 s).
     pub delivery_timeout: Duration,
     /// Longest one Schema Registry request may take (default 10 s).
     pub registry_timeout: Duration,
-    /// Produce requests in flight per broker connection, 1–5 (default 5; idempotence keeps
-    /// the order at any of these).
+    /// Produce requests in flight per broker connection, 1–5 (default 5; order is kept at any).
     pub max_in_flight: u32,
-    /// Records the producer queues at most before an emit waits for room (default 100,000).
+    /// Records the producer queues at most; emit waits up to `delivery_timeout` for room (100,000).
     pub max_queued: u32,
-    /// librdkafka properties applied after the emitter's own (`security.protocol`, `sasl.*`,
-    /// `compression.type`, `linger.ms`…); `acks` and `enable.idempotence` cannot be weakened.
+    /// librdkafka properties set after the emitter's own (`sasl.*`…); none may weaken acks/idempotence.
     pub overrides: Vec<(String, String)>,
 }
 

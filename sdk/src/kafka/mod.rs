@@ -169,7 +169,8 @@ impl KafkaEmitter {
             |reason: String| EmitError::Encode { event_type, schema: writer.full_name.clone(), reason };
         if let Some(name) = event.extra().keys().next() {
             return Err(encode_error(format!(
-                "extra field {name:?} has no place in the Avro schema (add it to the schema first, or send through the HTTP client)"
+                "extra field {name:?} has no place in the Avro schema \
+                 (add it to the schema first, or send through the HTTP client)"
             )));
         }
         let mut frame = vec![0_u8; 5];
@@ -228,7 +229,9 @@ impl KafkaEmitter {
                 if self.strategy == SubjectStrategy::TopicName =>
             {
                 let message = format!(
-                    "{message} — every event type shares subject {subject} under SubjectStrategy::TopicName: set its compatibility to NONE, or use SubjectStrategy::TopicRecordName"
+                    "{message} — every event type shares subject {subject} under \
+                     SubjectStrategy::TopicName: set its compatibility to NONE, or use \
+                     SubjectStrategy::TopicRecordName"
                 );
                 EmitError::RegistryRefused { url, subject, status, error_code, message }
             }
