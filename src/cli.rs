@@ -44,6 +44,32 @@ pub(crate) enum Commands {
     /// Inspect, summarize, export and replay the rejects topic.
     #[command(subcommand)]
     Rejects(RejectsCommand),
+    /// Compute the game dashboard (DAU, revenue, ARPU, retention, funnel, rejects) from landed
+    /// NDJSON, by the rules of the sql/ views, into a self-contained HTML page.
+    Report(ReportArgs),
+}
+
+/// `playstream report`
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ReportArgs {
+    /// Landed events: `file://DIR` (the file sink's layout) or `s3://BUCKET/PREFIX` (AWS standard chain).
+    #[arg(long, env = "PLAYSTREAM_REPORT_FROM")]
+    pub(crate) from: String,
+    /// The HTML page to write.
+    #[arg(long, env = "PLAYSTREAM_REPORT_OUT", default_value = "report.html")]
+    pub(crate) out: PathBuf,
+    /// FX rates CSV (`rate_date,currency,usd_per_unit`); without it only USD revenue is priced.
+    #[arg(long, env = "PLAYSTREAM_REPORT_FX")]
+    pub(crate) fx: Option<PathBuf>,
+    /// Rejects: a `rejects export` file, or the rejects topic as `kafka://BROKERS/TOPIC`.
+    #[arg(long, env = "PLAYSTREAM_REPORT_REJECTS")]
+    pub(crate) rejects: Option<String>,
+    /// Extra consumer settings for reading the rejects topic (repeatable `key=value`).
+    #[arg(long = "kafka-option", env = "PLAYSTREAM_KAFKA_OPTIONS", value_delimiter = ';', value_parser = parse_key_value)]
+    pub(crate) kafka_options: Vec<(String, String)>,
+    /// Print the report's figures as one JSON object on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `playstream rejects …`
@@ -226,6 +252,9 @@ pub(crate) struct DemoArgs {
     /// Print the reconciliation as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
+    /// FX rates CSV for the report (default: illustrative fixed rates, written to OUT/fx.csv).
+    #[arg(long, env = "PLAYSTREAM_DEMO_FX")]
+    pub(crate) fx: Option<PathBuf>,
 }
 
 /// `playstream validate`

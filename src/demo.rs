@@ -18,6 +18,7 @@ use crate::loadgen::targets::{Progress, Target};
 use crate::loadgen::{Manifest, Workload, generate};
 use crate::pipeline::sink::SinkSpec;
 use crate::pipeline::{Validator, ValidatorConfig};
+use crate::report::rejects::RejectRow;
 use crate::validate::SchemaSource;
 
 /// Settings of a demo run.
@@ -33,6 +34,8 @@ pub struct DemoConfig {
     pub out: PathBuf,
     /// Keep everything running after the reconciliation (until Ctrl-C).
     pub keep_running: bool,
+    /// FX rates for the report; None: illustrative fixed rates, written to `OUT/fx.csv`.
+    pub fx: Option<PathBuf>,
 }
 
 /// Why the demo could not run (not retryable: a local resource is missing).
@@ -47,6 +50,9 @@ pub enum DemoError {
     /// A validator could not be set up.
     #[error("a validator: {0}")]
     Validator(#[from] crate::pipeline::ValidatorError),
+    /// The report of what landed could not be made.
+    #[error("the report of what landed")]
+    Report(#[from] crate::report::ReportError),
 }
 
 /// The reconciliation (the `--json` object).
@@ -72,6 +78,8 @@ pub struct Summary {
     pub unaccounted: u64,
     /// The output folder.
     pub out_dir: String,
+    /// The HTML report of what landed (`playstream report`).
+    pub report: String,
     /// Wall time, seconds.
     pub elapsed_s: f64,
 }
@@ -239,8 +247,22 @@ pub async fn run(
     let (landed_ids, lines) = landed_event_ids(&landed)?;
     let b = bootstrap.clone();
     let rejects = tokio::task::spawn_blocking(move || read_rejects(&b)).await.unwrap_or_default();
-    let summary =
+    let mut summary =
         reconcile(&manifest, &expected_ids, &landed_ids, lines, &rejects, sent, &config.out, started);
+    let fx = match &config.fx {
+        Some(path) => path.clone(),
+        None => {
+            let path = config.out.join("fx.csv");
+            let first_day =
+                crate::report::events::day_of(config.window_end) - config.workload.model.days as i32 - 1;
+            std::fs::write(&path, crate::report::demo_fx_csv(first_day))?;
+            path
+        }
+    };
+    let page = config.out.join("report.html");
+    let rows: Vec<_> = rejects.into_values().collect();
+    crate::report::write_for_dir(&landed, &fx, &rows, &page).await?;
+    summary.report = page.display().to_string();
     if config.keep_running {
         say(&format!(
             "try: curl -s -X POST {base}/v1/events -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{\"event_type\":\"session_start\",\"event_id\":\"{}\",\"timestamp\":\"{}\",\"user_id\":\"me\",\"game_id\":\"g\",\"platform\":\"ios\",\"app_version\":\"1.0\",\"session_id\":\"s1\"}}'",
@@ -322,8 +344,9 @@ fn landed_event_ids(dir: &Path) -> std::io::Result<(HashMap<String, u64>, u64)> 
     Ok((ids, lines))
 }
 
-/// Distinct rejects on the rejects topic (by their source coordinates) → reason code.
-fn read_rejects(bootstrap: &str) -> HashMap<String, String> {
+/// Distinct rejects on the rejects topic, by their source coordinates.
+fn read_rejects(bootstrap: &str) -> HashMap<String, RejectRow> {
+    use rdkafka::Message;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let mut out = HashMap::new();
     let Ok(consumer) = rdkafka::ClientConfig::new()
@@ -348,10 +371,12 @@ fn read_rejects(bootstrap: &str) -> HashMap<String, String> {
             let r = crate::event::InboundRecord::from_message(&m);
             let h =
                 |n: &str| r.header(n).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_default();
-            out.insert(
-                format!("{}/{}", h("reject.source.partition"), h("reject.source.offset")),
-                h("reject.reason"),
-            );
+            let coordinates = format!("{}/{}", h("reject.source.partition"), h("reject.source.offset"));
+            let at = crate::report::rejects::parse_time(&h("reject.at"))
+                .or_else(|| m.timestamp().to_millis().map(|ms| ms * 1000))
+                .unwrap_or_default();
+            let row = RejectRow { coordinates: coordinates.clone(), reason: h("reject.reason"), at };
+            out.insert(coordinates, row);
         }
     }
     out
@@ -363,14 +388,14 @@ fn reconcile(
     expected_ids: &HashSet<String>,
     landed: &HashMap<String, u64>,
     lines: u64,
-    rejects: &HashMap<String, String>,
+    rejects: &HashMap<String, RejectRow>,
     sent: u64,
     out: &Path,
     started: Instant,
 ) -> Summary {
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    for reason in rejects.values() {
-        *by_reason.entry(reason.clone()).or_default() += 1;
+    for r in rejects.values() {
+        *by_reason.entry(r.reason.clone()).or_default() += 1;
     }
     let landed_expected = expected_ids.iter().filter(|id| landed.contains_key(*id)).count() as u64;
     let missing_valid = expected_ids.len() as u64 - landed_expected;
@@ -390,6 +415,7 @@ fn reconcile(
         duplicates: lines - landed.len() as u64,
         unaccounted: missing_valid + missing_rejects,
         out_dir: out.display().to_string(),
+        report: String::new(),
         elapsed_s: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     }
 }

@@ -8,5 +8,6 @@ pub mod ingest;
 pub mod loadgen;
 pub mod pipeline;
 pub mod rejects_cli;
+pub mod report;
 pub mod telemetry;
 pub mod validate;

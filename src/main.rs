@@ -1,6 +1,7 @@
 //! The `playstream` binary: parses the command line, starts telemetry and dispatches.
 
 mod cli;
+mod report_cmd;
 mod schemas_cmd;
 
 use clap::Parser;
@@ -28,6 +29,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Commands::Loadgen(args) => loadgen(args),
         Commands::Demo(args) => on_runtime(demo(args)),
         Commands::Rejects(cmd) => on_runtime(rejects(cmd)),
+        Commands::Report(args) => on_runtime(report_cmd::run(args)),
     }
 }
 
@@ -231,6 +233,7 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
         replicas: args.replicas,
         out: args.out,
         keep_running: args.keep_running,
+        fx: args.fx,
     };
     let json = args.json;
     let summary = playstream::demo::run(config, schemas, |line| {
@@ -246,6 +249,7 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
             "landed: {}/landed (NDJSON, as Firehose writes to S3); manifest: {}/manifest.json",
             summary.out_dir, summary.out_dir
         );
+        println!("report: {}", summary.report);
         println!("{}", summary.line());
     }
     if summary.reconciled() { Ok(()) } else { anyhow::bail!("the demo did not reconcile") }
