@@ -33,6 +33,7 @@ The scenario (UTC days; rates in USD per unit):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
@@ -40,7 +41,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import fakesnow
 import pytest
 import snowflake.connector
 
@@ -51,6 +51,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 HERE = Path(__file__).resolve().parent
 SQL_DIR = HERE.parent.parent / "sql"
 EVENTS_PATH = HERE / "fixtures" / "events.jsonl"
+REJECTS_EXPORT_PATH = HERE / "fixtures" / "rejects-export.jsonl"
 FIXTURE_PATH = Path(os.environ.get("PLAYSTREAM_SQL_FIXTURE", HERE / "fixtures" / "firehose.ndjson"))
 
 SNOWFLAKE_ONLY = ".snowflake.sql"
@@ -159,6 +160,23 @@ def load_lines(conn, lines: list[str], file_name: str) -> None:
                 cur.execute(insert, {"line": line, "file_name": file_name, "file_row_number": number})
 
 
+def load_rejects_export(conn, path: Path) -> None:
+    """Land a `playstream rejects export` file in rejected_events, as COPY ... MATCH_BY_COLUMN_NAME
+    with BINARY_FORMAT = BASE64 would."""
+    cur = conn.cursor()
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        r = json.loads(line)
+        cur.execute(
+            """INSERT INTO rejected_events (record_key, record_value, headers, reject_reason, reject_field,
+                   reject_detail, source_topic, source_partition, source_offset, reject_schema,
+                   rejected_at, validator, file_name, file_row_number)
+               SELECT IFF(%s IS NULL, NULL, BASE64_DECODE_BINARY(%s)), BASE64_DECODE_BINARY(%s), PARSE_JSON(%s),
+                   %s, %s, %s, %s, %s, %s, %s, %s::TIMESTAMP_NTZ, %s, %s, %s""",
+            (r["record_key"], r["record_key"], r["record_value"], json.dumps(r["headers"]), r["reject_reason"],
+             r["reject_field"], r["reject_detail"], r["source_topic"], r["source_partition"], r["source_offset"],
+             r["reject_schema"], r["rejected_at"], r["validator"], path.name, n))
+
+
 def run_bodies(conn, kinds=("merge", "reprice")) -> None:
     for path in task_body_files():
         if path.name.split("_", 2)[1] in kinds:
@@ -189,12 +207,6 @@ def snapshot(conn) -> dict[str, list[tuple]]:
 ALL_VIEWS = ["v_fx_rate_periods", "v_all_events", "v_user_activity", "dim_users",
              "v_revenue_events", "v_fx_missing", "v_dau", "v_daily_installs", "v_daily_revenue",
              "v_arpdau", "v_monthly_arpu", "v_payer_conversion", "v_retention", "v_level_funnel"]
-
-
-@pytest.fixture(scope="session")
-def fake_snowflake():
-    with fakesnow.patch():
-        yield
 
 
 def new_warehouse(merge=True):
@@ -297,20 +309,8 @@ def test_rejected_events_lands_a_rejects_record(wh):
 def test_a_rejects_export_loads_into_rejected_events(wh):
     """fixtures/rejects-export.jsonl is `playstream rejects export`'s own output (tests/sql_fixture.rs
     keeps it so); loaded as COPY ... MATCH_BY_COLUMN_NAME with BINARY_FORMAT = BASE64 would."""
-    import json
-    lines = (HERE / "fixtures" / "rejects-export.jsonl").read_text().splitlines()
+    load_rejects_export(wh, REJECTS_EXPORT_PATH)
     cur = wh.cursor()
-    for n, line in enumerate(lines, start=1):
-        r = json.loads(line)
-        cur.execute(
-            """INSERT INTO rejected_events (record_key, record_value, headers, reject_reason, reject_field,
-                   reject_detail, source_topic, source_partition, source_offset, reject_schema,
-                   rejected_at, validator, file_name, file_row_number)
-               SELECT IFF(%s IS NULL, NULL, BASE64_DECODE_BINARY(%s)), BASE64_DECODE_BINARY(%s), PARSE_JSON(%s),
-                   %s, %s, %s, %s, %s, %s, %s, %s::TIMESTAMP_NTZ, %s, 'rejects-export.jsonl', %s""",
-            (r["record_key"], r["record_key"], r["record_value"], json.dumps(r["headers"]), r["reject_reason"],
-             r["reject_field"], r["reject_detail"], r["source_topic"], r["source_partition"], r["source_offset"],
-             r["reject_schema"], r["rejected_at"], r["validator"], n))
     got = query(wh, "SELECT * FROM rejected_events ORDER BY file_row_number")
     assert [g["reject_reason"] for g in got] == ["invalid_amount", "invalid_json", "invalid_avro"]
     assert bytes(got[0]["record_key"]) == b"player-001" and got[1]["record_key"] is None
