@@ -19,6 +19,20 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 
+step "chromium (headless, for the report page test)"
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+  echo "apt-get install chromium"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# The binary cargo builds, wherever CARGO_TARGET_DIR puts it (the Python tests and check-deploy run it).
+target=${CARGO_TARGET_DIR:-target}
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+export PLAYSTREAM_BIN="$target/debug/playstream"
+
 step "rustfmt"
 cargo fmt --all -- --check
 
@@ -35,9 +49,9 @@ cargo clippy -p playstream-sdk --lib -- -D warnings
 cargo test -p playstream-sdk --all-features
 
 step "operators' kit (docker-compose config, promtool, kubectl kustomize, CRD schemas, live Prometheus)"
-PLAYSTREAM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/playstream" bash scripts/check-deploy.sh
+bash scripts/check-deploy.sh
 
-step "sql tests (fakesnow)"
+step "sql tests (fakesnow), the report against the views, the report page in headless Chromium"
 .venv/bin/python -m pytest -q tests/sql
 
 step "all tests passed"

@@ -243,13 +243,15 @@ pub fn bars(
             .y_label_formatter(y_format)
             .label_style((FONT, 11))
             .draw()?;
+        // a gap between bars of at most 3 px, less when the bars are narrow (never a negative width)
+        let gap = (SIZE.0 / n / 5).min(3);
         chart.draw_series(values.iter().enumerate().map(|(i, v)| {
             let i = i as u32;
             let mut bar = Rectangle::new(
                 [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
                 color(0).mix(0.85).filled(),
             );
-            bar.set_margin(0, 0, 3, 3);
+            bar.set_margin(0, 0, gap, gap);
             bar
         }))?;
         Ok(())
