@@ -144,12 +144,7 @@ pub fn line_chart(
 
 /// A heat map: one row per label, one cell per column; None cells are left empty. Cells show
 /// their text; the colour follows the value (0–`scale`).
-pub fn heat_map(
-    title: &str,
-    columns: &[&str],
-    rows: &[HeatRow],
-    scale: f64,
-) -> Result<String, ChartError> {
+pub fn heat_map(title: &str, columns: &[&str], rows: &[HeatRow], scale: f64) -> Result<String, ChartError> {
     let (nc, nr) = (columns.len().max(1) as u32, rows.len().max(1) as u32);
     let height = (80 + 24 * nr).max(200);
     svg(title, (130 + 120 * nc, height), |root| {

@@ -217,6 +217,11 @@ impl Moto {
         self.helper(&["setup", &self.endpoint(), bucket, stream]);
     }
 
+    /// Stores the file at `path` as object `key` of `bucket` (created if missing).
+    pub fn put(&self, bucket: &str, key: &str, path: &std::path::Path) {
+        self.helper(&["put", &self.endpoint(), bucket, key, &path.display().to_string()]);
+    }
+
     /// Every NDJSON line stored in `bucket`.
     pub fn lines(&self, bucket: &str) -> Vec<String> {
         let out = self.helper(&["dump", &self.endpoint(), bucket]);

@@ -2,6 +2,7 @@
 
   moto_s3.py setup ENDPOINT BUCKET STREAM   create the bucket and an uncompressed delivery stream
   moto_s3.py dump ENDPOINT BUCKET           print every object's body, in key order
+  moto_s3.py put ENDPOINT BUCKET KEY FILE   store FILE as object KEY (the bucket is created if missing)
 """
 import sys
 
@@ -38,6 +39,12 @@ def main():
             out.write(body)
             if body and not body.endswith(b"\n"):
                 out.write(b"\n")
+    elif cmd == "put":
+        key, path = sys.argv[4], sys.argv[5]
+        if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+            s3.create_bucket(Bucket=bucket)
+        with open(path, "rb") as body:
+            s3.put_object(Bucket=bucket, Key=key, Body=body.read())
     else:
         sys.exit(f"unknown command {cmd}")
 
