@@ -26,6 +26,13 @@ fn a_small_demo_reconciles() {
     assert_eq!(summary["sent"], manifest["generated"]);
     assert!(summary["duplicates"].as_u64().unwrap() >= manifest["duplicates"].as_u64().unwrap());
     assert!(manifest["expected_rejects"].as_object().unwrap().len() >= 5, "many reject codes exercised");
+    // The report of what landed: written, and counting the same distinct events.
+    assert_eq!(summary["report"], out.join("report.html").display().to_string());
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        page.contains(&format!("{} distinct events", summary["landed_distinct"])),
+        "the report saw what landed"
+    );
     // A second run into the same folder starts from an empty landing folder: the first run's
     // lines (same seed, same ids) must not count for it.
     let again = std::process::Command::new(env!("CARGO_BIN_EXE_playstream"))
@@ -53,6 +60,7 @@ fn a_small_demo_reconciles() {
         "duplicates",
         "unaccounted",
         "out_dir",
+        "report",
         "elapsed_s",
     ] {
         assert!(summary.get(key).is_some(), "the summary has {key}");

@@ -143,8 +143,8 @@ fn game(out: &mut String, g: &GameReport) {
     tile(out, "Players", &t.players.to_string());
     tile(out, "New installs", &t.new_users.to_string());
     tile(out, "Avg DAU", &opt(t.avg_dau));
-    tile(out, "Revenue", &format!("{}{unpriced}", usd(t.revenue_usd, 2)));
-    tile(out, "Ad revenue", &usd(t.ad_revenue_usd, 2));
+    tile(out, "Revenue", &format!("{}{unpriced}", usd(t.revenue.revenue_usd, 2)));
+    tile(out, "Ad revenue", &usd(t.revenue.ad_revenue_usd, 2));
     tile(out, "ARPU", &usd(t.arpu_usd, 4));
     tile(out, "ARPDAU", &usd(t.arpdau_usd, 4));
     tile(out, "Payers", &format!("{} ({})", t.payers, pct(t.payer_pct)));
@@ -162,9 +162,9 @@ fn game(out: &mut String, g: &GameReport) {
     });
 
     let revenue: Vec<Series> = [
-        ("total", g.revenue.iter().map(|r| (day(&r.date), f(r.revenue_usd))).collect::<Vec<_>>()),
-        ("purchases", g.revenue.iter().map(|r| (day(&r.date), f(r.purchase_revenue_usd))).collect()),
-        ("ads", g.revenue.iter().map(|r| (day(&r.date), f(r.ad_revenue_usd))).collect()),
+        ("total", g.revenue.iter().map(|r| (day(&r.date), f(r.usd.revenue_usd))).collect::<Vec<_>>()),
+        ("purchases", g.revenue.iter().map(|r| (day(&r.date), f(r.usd.purchase_revenue_usd))).collect()),
+        ("ads", g.revenue.iter().map(|r| (day(&r.date), f(r.usd.ad_revenue_usd))).collect()),
     ]
     .into_iter()
     .map(|(name, points)| Series { name: name.into(), points })
@@ -241,7 +241,7 @@ fn tables(out: &mut String, g: &GameReport) {
             m.month,
             m.mau,
             m.payers,
-            usd(m.revenue_usd, 2),
+            usd(m.usd.revenue_usd, 2),
             usd(m.arpu_usd, 4),
             opt(m.arppu_usd)
         );

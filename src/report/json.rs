@@ -8,8 +8,9 @@ use serde::{Serialize, Serializer};
 
 use super::cohorts::{CohortConversion, CohortRetention};
 use super::funnel::LevelStep;
-use super::kpis::{DayActivity, DayAds, DayInstalls, DayRevenue, FxMissing, InstallsBySource, MonthArpu};
+use super::kpis::{DayActivity, DayInstalls, InstallsBySource};
 use super::rejects::RejectsSummary;
+use super::revenue::{DayAds, DayRevenue, FxMissing, MonthArpu, Revenue};
 
 /// A decimal as a JSON string (serde `serialize_with`).
 pub(crate) fn dec<S: Serializer>(v: &Decimal, s: S) -> Result<S::Ok, S::Error> {
@@ -72,15 +73,9 @@ pub struct Totals {
     /// `ROUND(100 * payers / players, 2)`.
     #[serde(serialize_with = "opt_dec")]
     pub payer_pct: Option<Decimal>,
-    /// Purchase revenue over the window.
-    #[serde(serialize_with = "opt_dec")]
-    pub purchase_revenue_usd: Option<Decimal>,
-    /// Ad revenue over the window.
-    #[serde(serialize_with = "opt_dec")]
-    pub ad_revenue_usd: Option<Decimal>,
-    /// Both.
-    #[serde(serialize_with = "opt_dec")]
-    pub revenue_usd: Option<Decimal>,
+    /// Purchase, ad and total revenue over the window.
+    #[serde(flatten)]
+    pub revenue: Revenue,
     /// Revenue rows without an FX rate.
     pub unpriced_count: u64,
     /// `ROUND(revenue / players, 6)`: ARPU over the window.

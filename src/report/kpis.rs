@@ -1,17 +1,17 @@
-//! Daily and monthly figures of one game, computed by the rules of sql/060_analytics.sql. The
-//! invariant: every figure equals its view's on the same events — `v_dau`, `v_daily_installs`,
-//! `v_daily_revenue`, `v_arpdau`, `v_monthly_arpu`, `v_fx_missing` — and a USD total that holds
-//! a row without an FX rate is None (shown as unknown), never a partial sum and never 0; 0
-//! means no revenue. Ratios are rounded half away from zero (money to 6 places, % to 2).
+//! Activity and installs of one game by the rules of sql/060_analytics.sql, and the two ratios
+//! every view uses. The invariant: every figure equals its view's on the same events — `v_dau`,
+//! `v_arpdau`, `v_daily_installs` — with ARPDAU unknown (None) while the day's revenue is, and
+//! ratios rounded half away from zero (money to 6 places, percentages to 2, as `ROUND` does).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Serialize;
 
-use super::events::{Day, Detail, Event, Fact, Names, format_day, month_of};
-use super::fx::{FxTable, round6};
-use super::json::{dec, opt_dec};
+use super::events::{Day, Detail, Event, Fact, format_day};
+use super::fx::round6;
+use super::json::opt_dec;
+use super::revenue::DayRevenue;
 
 /// (day, user) pairs with any event: `v_user_activity` of one game.
 pub type Activity = BTreeSet<(Day, u32)>;
@@ -19,29 +19,6 @@ pub type Activity = BTreeSet<(Day, u32)>;
 /// The activity of a game's events.
 pub fn activity(events: &[&Event]) -> Activity {
     events.iter().map(|e| (e.day, e.user)).collect()
-}
-
-/// A sum of USD values that is unknown while any of its rows is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct UsdSum {
-    sum: Decimal,
-    /// Rows without a USD value.
-    pub unpriced: u64,
-}
-
-impl UsdSum {
-    /// Adds a row's value (None: no rate).
-    pub fn add(&mut self, v: Option<Decimal>) {
-        match v {
-            Some(v) => self.sum += v,
-            None => self.unpriced += 1,
-        }
-    }
-
-    /// The total, or None while a row is unpriced.
-    pub fn total(&self) -> Option<Decimal> {
-        (self.unpriced == 0).then_some(self.sum)
-    }
 }
 
 /// `ROUND(a / b, 6)`; None when either is unknown or `b` is 0.
@@ -56,62 +33,6 @@ pub fn pct(a: u64, b: u64) -> Option<Decimal> {
         .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     p.rescale(2);
     Some(p)
-}
-
-/// Whether a revenue row is a purchase or an ad view with revenue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RevenueKind {
-    /// A purchase.
-    Purchase,
-    /// An ad view that reported revenue.
-    Ad,
-}
-
-/// One row of `v_revenue_events`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevenueRow {
-    /// Purchase or ad.
-    pub kind: RevenueKind,
-    /// The event.
-    pub event: usize,
-    /// Player.
-    pub user: u32,
-    /// UTC day.
-    pub day: Day,
-    /// Local currency.
-    pub currency: Option<String>,
-    /// Amount in it.
-    pub amount_local: Decimal,
-    /// USD value (None: no rate).
-    pub usd: Option<Decimal>,
-}
-
-/// The revenue rows of a game's events (index = position in `events`).
-pub fn revenue_rows(events: &[&Event], fx: &FxTable) -> Vec<RevenueRow> {
-    let mut rows = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let (kind, amount, currency) = match &e.detail {
-            Detail::Purchase { amount, currency } => {
-                (RevenueKind::Purchase, *amount, Some(currency.as_str()))
-            }
-            Detail::Ad { revenue: Some((amount, currency)) } => {
-                (RevenueKind::Ad, *amount, currency.as_deref())
-            }
-            _ => continue,
-        };
-        let priced = fx.price(amount, currency, e.day);
-        rows.push(RevenueRow {
-            kind,
-            event: i,
-            user: e.user,
-            day: e.day,
-            currency: currency.map(str::to_string),
-            amount_local: amount,
-            usd: priced.usd,
-        });
-    }
-    rows
 }
 
 /// A row of `v_dau` joined with `v_arpdau`.
@@ -155,88 +76,6 @@ pub struct InstallsBySource {
     pub installs: u64,
 }
 
-/// A row of `v_daily_revenue`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DayRevenue {
-    /// UTC day.
-    pub date: String,
-    /// Purchases.
-    pub purchases: u64,
-    /// Distinct purchasing players.
-    pub payers: u64,
-    /// Purchase revenue (None while a purchase is unpriced).
-    #[serde(serialize_with = "opt_dec")]
-    pub purchase_revenue_usd: Option<Decimal>,
-    /// Ad revenue (None while an ad is unpriced).
-    #[serde(serialize_with = "opt_dec")]
-    pub ad_revenue_usd: Option<Decimal>,
-    /// Both (None while any row is unpriced).
-    #[serde(serialize_with = "opt_dec")]
-    pub revenue_usd: Option<Decimal>,
-    /// Rows waiting for a rate.
-    pub unpriced_count: u64,
-}
-
-/// Ad views of a day (fact_ads): all, those with revenue, and their USD value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DayAds {
-    /// UTC day.
-    pub date: String,
-    /// Ad views.
-    pub views: u64,
-    /// Views that reported revenue.
-    pub views_with_revenue: u64,
-    /// Their USD value (0 when none reported any; None while one is unpriced).
-    #[serde(serialize_with = "opt_dec")]
-    pub ad_revenue_usd: Option<Decimal>,
-}
-
-/// A row of `v_monthly_arpu`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MonthArpu {
-    /// First day of the month.
-    pub month: String,
-    /// Monthly active players.
-    pub mau: u64,
-    /// Players who purchased that month.
-    pub payers: u64,
-    /// Purchase revenue.
-    #[serde(serialize_with = "opt_dec")]
-    pub purchase_revenue_usd: Option<Decimal>,
-    /// Ad revenue.
-    #[serde(serialize_with = "opt_dec")]
-    pub ad_revenue_usd: Option<Decimal>,
-    /// Both.
-    #[serde(serialize_with = "opt_dec")]
-    pub revenue_usd: Option<Decimal>,
-    /// `ROUND(revenue / mau, 6)`.
-    #[serde(serialize_with = "opt_dec")]
-    pub arpu_usd: Option<Decimal>,
-    /// `ROUND(purchase revenue / payers, 6)`; None without payers.
-    #[serde(serialize_with = "opt_dec")]
-    pub arppu_usd: Option<Decimal>,
-}
-
-/// A row of `v_fx_missing`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FxMissing {
-    /// `purchase` or `ad`.
-    pub revenue_kind: RevenueKind,
-    /// The event.
-    pub event_id: String,
-    /// Game.
-    pub game_id: String,
-    /// Player.
-    pub user_id: String,
-    /// UTC day.
-    pub date: String,
-    /// Currency lacking a rate.
-    pub currency: Option<String>,
-    /// Amount in it.
-    #[serde(serialize_with = "dec")]
-    pub amount_local: Decimal,
-}
-
 /// DAU and ARPDAU per active day.
 pub fn days(activity: &Activity, revenue: &[DayRevenue]) -> Vec<DayActivity> {
     let mut dau: BTreeMap<Day, u64> = BTreeMap::new();
@@ -244,7 +83,7 @@ pub fn days(activity: &Activity, revenue: &[DayRevenue]) -> Vec<DayActivity> {
         *dau.entry(*day).or_default() += 1;
     }
     let by_date: BTreeMap<&str, Option<Decimal>> =
-        revenue.iter().map(|r| (r.date.as_str(), r.revenue_usd)).collect();
+        revenue.iter().map(|r| (r.date.as_str(), r.usd.revenue_usd)).collect();
     dau.into_iter()
         .map(|(day, n)| {
             let date = format_day(day);
@@ -292,121 +131,72 @@ pub fn installs(events: &[&Event]) -> (Vec<DayInstalls>, Vec<InstallsBySource>) 
     (daily, sources)
 }
 
-/// Revenue per day with at least one revenue row.
-pub fn daily_revenue(rows: &[RevenueRow]) -> Vec<DayRevenue> {
-    #[derive(Default)]
-    struct Acc {
-        purchases: u64,
-        payers: BTreeSet<u32>,
-        purchase: UsdSum,
-        ad: UsdSum,
-    }
-    let mut per_day: BTreeMap<Day, Acc> = BTreeMap::new();
-    for r in rows {
-        let acc = per_day.entry(r.day).or_default();
-        match r.kind {
-            RevenueKind::Purchase => {
-                acc.purchases += 1;
-                acc.payers.insert(r.user);
-                acc.purchase.add(r.usd);
-            }
-            RevenueKind::Ad => acc.ad.add(r.usd),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::revenue::Revenue;
+
+    fn install(id: &str, user: u32, day: Day, hour: i64, source: Option<&str>) -> Event {
+        Event {
+            fact: Fact::Installs,
+            event_id: id.into(),
+            ts: i64::from(day) * 86_400_000_000 + hour * 3_600_000_000,
+            day,
+            game: 0,
+            user,
+            detail: Detail::Install { source: source.map(str::to_string), country: None },
         }
     }
-    per_day
-        .into_iter()
-        .map(|(day, a)| {
-            let unpriced = a.purchase.unpriced + a.ad.unpriced;
-            let both = a.purchase.total().zip(a.ad.total()).map(|(p, d)| p + d);
+
+    #[test]
+    fn first_installs_reinstalls_and_sources() {
+        // user 1 installs on day 0 and again on day 1; user 2 on day 1 (sent with an earlier id)
+        let evs = [
+            install("b", 1, 0, 8, Some("organic")),
+            install("a", 1, 1, 1, None),
+            install("c", 2, 1, 9, Some("organic")),
+        ];
+        let refs: Vec<&Event> = evs.iter().collect();
+        let (daily, by_source) = installs(&refs);
+        let got: Vec<_> = daily.iter().map(|d| (d.installs, d.new_users, d.reinstalls)).collect();
+        assert_eq!(got, [(1, 1, 0), (2, 1, 1)]);
+        let got: Vec<_> =
+            by_source.iter().map(|s| (s.date.as_str(), s.source.as_deref(), s.installs)).collect();
+        assert_eq!(
+            got,
+            [("1970-01-01", Some("organic"), 1), ("1970-01-02", None, 1), ("1970-01-02", Some("organic"), 1)]
+        );
+    }
+
+    #[test]
+    fn arpdau_is_zero_without_revenue_and_unknown_with_unpriced_revenue() {
+        let act: Activity = [(0, 1), (0, 2), (1, 1), (2, 1), (2, 2), (2, 3)].into_iter().collect();
+        let usd = |r: Option<Decimal>| Revenue {
+            purchase_revenue_usd: r,
+            ad_revenue_usd: Some(Decimal::ZERO),
+            revenue_usd: r,
+        };
+        let revenue = [
             DayRevenue {
-                date: format_day(day),
-                purchases: a.purchases,
-                payers: a.payers.len() as u64,
-                purchase_revenue_usd: a.purchase.total(),
-                ad_revenue_usd: a.ad.total(),
-                revenue_usd: both,
-                unpriced_count: unpriced,
-            }
-        })
-        .collect()
-}
-
-/// Ad views per day with any.
-pub fn daily_ads(events: &[&Event], rows: &[RevenueRow]) -> Vec<DayAds> {
-    let mut per_day: BTreeMap<Day, (u64, u64, UsdSum)> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.fact == Fact::Ads) {
-        per_day.entry(e.day).or_default().0 += 1;
+                date: "1970-01-01".into(),
+                purchases: 1,
+                payers: 1,
+                usd: usd(None),
+                unpriced_count: 1,
+            },
+            DayRevenue {
+                date: "1970-01-03".into(),
+                purchases: 1,
+                payers: 1,
+                usd: usd(Some(Decimal::new(1, 0))),
+                unpriced_count: 0,
+            },
+        ];
+        let d = days(&act, &revenue);
+        let got: Vec<_> = d.iter().map(|d| (d.dau, d.arpdau_usd.map(|a| a.to_string()))).collect();
+        // 1 / 3 rounded to 6 places
+        assert_eq!(got, [(2, None), (1, Some("0".into())), (3, Some("0.333333".into()))]);
+        assert_eq!(pct(2, 3).map(|p| p.to_string()), Some("66.67".into()));
+        assert_eq!(pct(1, 0), None);
     }
-    for r in rows.iter().filter(|r| r.kind == RevenueKind::Ad) {
-        let slot = per_day.entry(r.day).or_default();
-        slot.1 += 1;
-        slot.2.add(r.usd);
-    }
-    per_day
-        .into_iter()
-        .map(|(day, (views, with, usd))| DayAds {
-            date: format_day(day),
-            views,
-            views_with_revenue: with,
-            ad_revenue_usd: usd.total(),
-        })
-        .collect()
-}
-
-/// ARPU and ARPPU per calendar month with activity.
-pub fn monthly(activity: &Activity, rows: &[RevenueRow]) -> Vec<MonthArpu> {
-    let mut mau: BTreeMap<Day, BTreeSet<u32>> = BTreeMap::new();
-    for (day, user) in activity {
-        mau.entry(month_of(*day)).or_default().insert(*user);
-    }
-    let mut revenue: BTreeMap<Day, (BTreeSet<u32>, UsdSum, UsdSum)> = BTreeMap::new();
-    for r in rows {
-        let slot = revenue.entry(month_of(r.day)).or_default();
-        match r.kind {
-            RevenueKind::Purchase => {
-                slot.0.insert(r.user);
-                slot.1.add(r.usd);
-            }
-            RevenueKind::Ad => slot.2.add(r.usd),
-        }
-    }
-    mau.into_iter()
-        .map(|(month, users)| {
-            let (payers, purchase, ad) = match revenue.get(&month) {
-                Some((p, s, a)) => (p.len() as u64, s.total(), a.total()),
-                None => (0, Some(Decimal::ZERO), Some(Decimal::ZERO)),
-            };
-            let both = purchase.zip(ad).map(|(p, a)| p + a);
-            let n = users.len() as u64;
-            MonthArpu {
-                month: format_day(month),
-                mau: n,
-                payers,
-                purchase_revenue_usd: purchase,
-                ad_revenue_usd: ad,
-                revenue_usd: both,
-                arpu_usd: ratio6(both, n),
-                arppu_usd: if payers == 0 { None } else { ratio6(purchase, payers) },
-            }
-        })
-        .collect()
-}
-
-/// The revenue rows without a USD value.
-pub fn fx_missing(events: &[&Event], rows: &[RevenueRow], names: &Names) -> Vec<FxMissing> {
-    rows.iter()
-        .filter(|r| r.usd.is_none())
-        .filter_map(|r| {
-            let e = events.get(r.event)?;
-            Some(FxMissing {
-                revenue_kind: r.kind,
-                event_id: e.event_id.clone(),
-                game_id: names.name(e.game).to_string(),
-                user_id: names.name(e.user).to_string(),
-                date: format_day(r.day),
-                currency: r.currency.clone(),
-                amount_local: r.amount_local,
-            })
-        })
-        .collect()
 }

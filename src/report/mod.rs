@@ -15,6 +15,7 @@ pub mod json;
 pub mod kpis;
 pub mod load;
 pub mod rejects;
+pub mod revenue;
 pub mod s3;
 
 use std::collections::BTreeMap;
@@ -96,8 +97,8 @@ pub fn build(
     let games = by_game
         .into_iter()
         .map(|(game, events)| {
-            let rows = kpis::revenue_rows(&events, fx);
-            missing.extend(kpis::fx_missing(&events, &rows, &loaded.names));
+            let rows = revenue::revenue_rows(&events, fx);
+            missing.extend(revenue::fx_missing(&events, &rows, &loaded.names));
             game_report(game, &events, &rows)
         })
         .collect();
@@ -117,22 +118,18 @@ pub fn build(
     }
 }
 
-fn game_report(game: &str, events: &[&Event], rows: &[kpis::RevenueRow]) -> GameReport {
+fn game_report(game: &str, events: &[&Event], rows: &[revenue::RevenueRow]) -> GameReport {
     let activity = kpis::activity(events);
-    let revenue = kpis::daily_revenue(rows);
-    let days = kpis::days(&activity, &revenue);
+    let daily = revenue::daily_revenue(rows);
+    let days = kpis::days(&activity, &daily);
     let (installs, by_source) = kpis::installs(events);
     let players = cohorts::players(events);
     let retention = cohorts::retention(&players, &activity);
-    let mut purchase = kpis::UsdSum::default();
-    let mut ad = kpis::UsdSum::default();
+    let mut sum = revenue::RevenueSum::default();
     for r in rows {
-        match r.kind {
-            kpis::RevenueKind::Purchase => purchase.add(r.usd),
-            kpis::RevenueKind::Ad => ad.add(r.usd),
-        }
+        sum.add(r);
     }
-    let revenue_usd = purchase.total().zip(ad.total()).map(|(p, a)| p + a);
+    let total = sum.revenue();
     let dau_sum: u64 = days.iter().map(|d| d.dau).sum();
     let n_players = players.len() as u64;
     let payers = players.values().filter(|p| p.payer).count() as u64;
@@ -147,12 +144,10 @@ fn game_report(game: &str, events: &[&Event], rows: &[kpis::RevenueRow]) -> Game
         installs: installs.iter().map(|i| i.installs).sum(),
         payers,
         payer_pct: kpis::pct(payers, n_players),
-        purchase_revenue_usd: purchase.total(),
-        ad_revenue_usd: ad.total(),
-        revenue_usd,
-        unpriced_count: purchase.unpriced + ad.unpriced,
-        arpu_usd: kpis::ratio6(revenue_usd, n_players),
-        arpdau_usd: kpis::ratio6(revenue_usd, dau_sum),
+        revenue: total,
+        unpriced_count: sum.unpriced(),
+        arpu_usd: kpis::ratio6(total.revenue_usd, n_players),
+        arpdau_usd: kpis::ratio6(total.revenue_usd, dau_sum),
         avg_dau,
         d1_pct: cohorts::pooled(&retention, |r| r.d1_users),
         d7_pct: cohorts::pooled(&retention, |r| r.d7_users),
@@ -163,12 +158,12 @@ fn game_report(game: &str, events: &[&Event], rows: &[kpis::RevenueRow]) -> Game
         totals,
         installs,
         installs_by_source_country: by_source,
-        ads: kpis::daily_ads(events, rows),
-        monthly_arpu: kpis::monthly(&activity, rows),
+        ads: revenue::daily_ads(events, rows),
+        monthly_arpu: revenue::monthly(&activity, rows),
         payer_conversion: cohorts::conversion(&players),
         retention,
         level_funnel: funnel::funnel(events),
-        revenue,
+        revenue: daily,
         days,
     }
 }
