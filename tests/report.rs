@@ -215,3 +215,68 @@ fn unusable_inputs_are_clear_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn rejects_from_the_rejects_topic() {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let broker = common::Broker::start();
+    broker.create_topic("game-events.rejects", 2);
+    let producer: BaseProducer =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", broker.bootstrap()).create().unwrap();
+    // (reason, reject.at, source offset): a record rejected twice (offset 11) is one reject; a
+    // record without reject.reason is not a reject at all and is counted as malformed.
+    let rejects = [
+        (Some("invalid_amount"), "2026-11-20T10:00:00Z", "10"),
+        (Some("invalid_amount"), "2026-11-20T10:00:01Z", "11"),
+        (Some("invalid_amount"), "2026-11-20T10:05:00Z", "11"),
+        (Some("missing_field"), "2026-11-21T00:00:00.5Z", "12"),
+        (None, "2026-11-21T00:00:01Z", "13"),
+    ];
+    for (i, (reason, at, offset)) in rejects.iter().enumerate() {
+        let mut headers = OwnedHeaders::new()
+            .insert(Header { key: "reject.at", value: Some(*at) })
+            .insert(Header { key: "reject.source.topic", value: Some("game-events.raw") })
+            .insert(Header { key: "reject.source.partition", value: Some("0") })
+            .insert(Header { key: "reject.source.offset", value: Some(*offset) });
+        if let Some(r) = reason {
+            headers = headers.insert(Header { key: "reject.reason", value: Some(*r) });
+        }
+        let record = BaseRecord::to("game-events.rejects")
+            .key("player-1")
+            .payload(b"{\"price\":-1}".as_slice())
+            .partition(i32::from(i % 2 == 1))
+            .headers(headers);
+        producer.send(record).map_err(|(e, _)| e).unwrap();
+    }
+    producer.flush(std::time::Duration::from_secs(30)).unwrap();
+
+    let dir = scratch("topic");
+    let root = landed(&dir);
+    let from = format!("file://{}", root.display());
+    let source = format!("kafka://{}/game-events.rejects", broker.bootstrap());
+    let page = dir.join("r.html").display().to_string();
+    let r = json_of(&report(&["--from", &from, "--rejects", &source, "--json", "--out", &page], &[]));
+    let rej = &r["rejects"];
+    assert_eq!((rej["total"].as_u64(), rej["malformed"].as_u64()), (Some(3), Some(1)), "{rej}");
+    assert_eq!(rej["source"], source);
+    let by_day: Vec<(String, String, u64)> = rej["by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["date"].as_str().unwrap().into(),
+                d["reason"].as_str().unwrap().into(),
+                d["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_day,
+        [("2026-11-20".into(), "invalid_amount".into(), 2), ("2026-11-21".into(), "missing_field".into(), 1)]
+    );
+    let html = std::fs::read_to_string(dir.join("r.html")).unwrap();
+    assert!(html.contains("data-chart=\"rejects\"") && html.contains("3 distinct rejects"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
