@@ -5,69 +5,14 @@
 
 use std::fmt::Write;
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use super::charts::{self, Series};
 use super::cohorts::RETENTION_DAYS;
 use super::events::parse_day;
 use super::json::{GameReport, Report};
 use super::rejects::RejectsSummary;
-
-/// Escapes text for HTML content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn f(v: Option<Decimal>) -> Option<f64> {
-    v.and_then(|d| rust_decimal::prelude::ToPrimitive::to_f64(&d))
-}
-
-/// Money for a tile: `$1,234.57` (to the cent, half away from zero) or "unknown".
-fn usd(v: Option<Decimal>, places: u32) -> String {
-    match v {
-        None => "<span class=\"unknown\">unknown</span>".to_string(),
-        Some(d) => {
-            let mut d = d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
-            d.rescale(places);
-            format!("${}", group_thousands(&d.to_string()))
-        }
-    }
-}
-
-fn group_thousands(text: &str) -> String {
-    let (sign, rest) = text.strip_prefix('-').map_or(("", text), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
-
-fn pct(v: Option<Decimal>) -> String {
-    v.map_or_else(|| "<span class=\"unknown\">not yet</span>".to_string(), |p| format!("{p} %"))
-}
-
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or_else(|| "<span class=\"unknown\">–</span>".to_string(), |v| v.to_string())
-}
+use super::text::{count_axis, esc, f, money_axis, opt, pct, usd};
 
 /// A chart in its figure, with the number of values it draws (the page test checks > 0); a
 /// chart with nothing to draw is replaced by a note saying so.
@@ -109,14 +54,6 @@ fn figure(
 
 fn day(date: &str) -> i32 {
     parse_day(date).unwrap_or_default()
-}
-
-fn money_axis(v: &f64) -> String {
-    format!("${v:.2}")
-}
-
-fn count_axis(v: &f64) -> String {
-    format!("{v:.0}")
 }
 
 fn tile(out: &mut String, label: &str, value: &str) {
@@ -397,18 +334,4 @@ pub fn page(report: &Report) -> String {
     }
     out.push_str("<p class=\"muted\">Made by playstream report.</p></body></html>\n");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_escaped_and_money_grouped() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(usd(Some(Decimal::new(123_456_785, 4)), 2), "$12,345.68");
-        assert_eq!(usd(Some(Decimal::new(-5, 1)), 2), "$-0.50");
-        assert_eq!(usd(Some(Decimal::new(99, 0)), 2), "$99.00");
-        assert!(usd(None, 2).contains("unknown"));
-    }
 }

@@ -17,6 +17,7 @@ pub mod load;
 pub mod rejects;
 pub mod revenue;
 pub mod s3;
+pub mod text;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
