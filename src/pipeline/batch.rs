@@ -1,8 +1,9 @@
-//! Batching for Firehose: validated lines are grouped into PutRecordBatch calls of at most 500
-//! records and 4 MiB, closed early when the oldest line has waited the linger time. Every line
+//! Batching for Firehose: encoded entries (see [`super::wire`]) are grouped into PutRecordBatch calls of at most 500
+//! records and 4 MiB of lines, closed early when the oldest entry has waited the linger time. Every entry
 //! carries the ticket (partition, offset) that is acknowledged once it is delivered; a batch
 //! never drops or reorders tickets. Pure: the clock is an argument.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 /// Most records in one PutRecordBatch call.
@@ -24,15 +25,34 @@ pub struct Ticket {
 /// A batch ready to send.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Batch {
-    /// The NDJSON lines, in arrival order.
-    pub lines: Vec<Vec<u8>>,
-    /// One ticket per line.
+    /// The entries' bytes, back to back, in the sink's encoding (see [`super::wire`]).
+    pub buf: Vec<u8>,
+    /// Where each entry is in `buf`, in arrival order.
+    pub ranges: Vec<Range<usize>>,
+    /// One ticket per entry.
     pub tickets: Vec<Ticket>,
-    /// Sum of the lines' sizes.
+    /// Sum of the lines' sizes before encoding (what the byte limit counts).
     pub bytes: usize,
 }
 
-/// Accumulates lines into batches.
+impl Batch {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.tickets.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.tickets.is_empty()
+    }
+
+    /// The bytes of entry `i`.
+    pub fn entry(&self, i: usize) -> &[u8] {
+        self.ranges.get(i).and_then(|r| self.buf.get(r.clone())).unwrap_or_default()
+    }
+}
+
+/// Accumulates entries into batches.
 #[derive(Debug)]
 pub struct Batcher {
     current: Batch,
@@ -40,6 +60,8 @@ pub struct Batcher {
     linger: Duration,
     max_records: usize,
     max_bytes: usize,
+    /// Size of the last closed batch's buffer: a new one is allocated at that size at once.
+    last_buf: usize,
 }
 
 impl Batcher {
@@ -50,21 +72,27 @@ impl Batcher {
 
     /// A batcher with explicit limits (tests, other sinks).
     pub fn with_limits(linger: Duration, max_records: usize, max_bytes: usize) -> Batcher {
-        Batcher { current: Batch::default(), opened: None, linger, max_records, max_bytes }
+        Batcher { current: Batch::default(), opened: None, linger, max_records, max_bytes, last_buf: 0 }
     }
 
-    /// Adds a line; returns the batch that had to be closed to make room (or that became full).
-    pub fn push(&mut self, line: Vec<u8>, ticket: Ticket, now: Instant) -> Option<Batch> {
+    /// Adds an entry (`line_len`: the size of its line before encoding); returns the batch that
+    /// had to be closed to make room (or that became full).
+    pub fn push(&mut self, entry: &[u8], line_len: usize, ticket: Ticket, now: Instant) -> Option<Batch> {
         let mut closed = None;
-        if !self.current.lines.is_empty() && self.current.bytes + line.len() > self.max_bytes {
+        if !self.current.is_empty() && self.current.bytes + line_len > self.max_bytes {
             closed = self.take();
         }
-        self.opened.get_or_insert(now);
-        self.current.bytes += line.len();
-        self.current.lines.push(line);
+        if self.opened.is_none() {
+            self.opened = Some(now);
+            self.current.buf.reserve(self.last_buf.max(entry.len()));
+        }
+        let start = self.current.buf.len();
+        self.current.buf.extend_from_slice(entry);
+        self.current.ranges.push(start..self.current.buf.len());
+        self.current.bytes += line_len;
         self.current.tickets.push(ticket);
-        if self.current.lines.len() >= self.max_records || self.current.bytes >= self.max_bytes {
-            // At most one of the two can be non-empty: a close above leaves a single line here.
+        if self.current.len() >= self.max_records || self.current.bytes >= self.max_bytes {
+            // At most one of the two can be non-empty: a close above leaves a single entry here.
             return closed.or_else(|| self.take());
         }
         closed
@@ -83,7 +111,11 @@ impl Batcher {
     /// The open batch, whatever its age.
     pub fn take(&mut self) -> Option<Batch> {
         self.opened = None;
-        (!self.current.lines.is_empty()).then(|| std::mem::take(&mut self.current))
+        if self.current.is_empty() {
+            return None;
+        }
+        self.last_buf = self.current.buf.len();
+        Some(std::mem::take(&mut self.current))
     }
 }
 
@@ -100,10 +132,10 @@ mod tests {
         let now = Instant::now();
         let mut b = Batcher::new(Duration::from_secs(1));
         for o in 0..499 {
-            assert!(b.push(vec![b'x'; 10], t(o), now).is_none());
+            assert!(b.push(&[b'x'; 10], 10, t(o), now).is_none());
         }
-        let full = b.push(vec![b'x'; 10], t(499), now).unwrap();
-        assert_eq!(full.lines.len(), 500);
+        let full = b.push(&[b'x'; 10], 10, t(499), now).unwrap();
+        assert_eq!(full.len(), 500);
         assert_eq!(full.tickets.first(), Some(&t(0)));
         assert_eq!(full.tickets.last(), Some(&t(499)));
         assert!(b.take().is_none());
@@ -113,12 +145,12 @@ mod tests {
     fn closes_before_exceeding_the_byte_limit() {
         let now = Instant::now();
         let mut b = Batcher::with_limits(Duration::from_secs(1), 500, 100);
-        assert!(b.push(vec![1; 60], t(0), now).is_none());
-        let first = b.push(vec![2; 60], t(1), now).unwrap();
-        assert_eq!((first.lines.len(), first.bytes), (1, 60));
+        assert!(b.push(&[1; 80], 60, t(0), now).is_none());
+        let first = b.push(&[2; 80], 60, t(1), now).unwrap();
+        assert_eq!((first.len(), first.bytes), (1, 60));
         let rest = b.take().unwrap();
         assert_eq!(rest.tickets, vec![t(1)]);
-        let big = b.push(vec![3; 100], t(2), now).unwrap();
+        let big = b.push(&[3; 133], 100, t(2), now).unwrap();
         assert_eq!(big.bytes, 100, "a line at the limit goes alone");
     }
 
@@ -127,7 +159,7 @@ mod tests {
         let now = Instant::now();
         let mut b = Batcher::new(Duration::from_millis(50));
         assert!(b.deadline().is_none());
-        b.push(vec![1], t(0), now);
+        b.push(&[1], 1, t(0), now);
         assert!(b.take_due(now + Duration::from_millis(10)).is_none());
         assert_eq!(b.take_due(now + Duration::from_millis(50)).unwrap().tickets, vec![t(0)]);
         assert!(b.deadline().is_none());
@@ -139,8 +171,14 @@ mod tests {
         let mut b = Batcher::with_limits(Duration::from_secs(1), 7, 50);
         let mut seen = Vec::new();
         for o in 0..1000 {
-            if let Some(batch) = b.push(vec![0; (o % 13) as usize + 1], t(o), now) {
-                assert!(batch.lines.len() <= 7 && batch.bytes <= 50);
+            if let Some(batch) =
+                b.push(&vec![o as u8; (o % 13) as usize + 1], (o % 13) as usize + 1, t(o), now)
+            {
+                assert!(batch.len() <= 7 && batch.bytes <= 50);
+                for (i, ticket) in batch.tickets.iter().enumerate() {
+                    let o = ticket.offset;
+                    assert_eq!(batch.entry(i), vec![o as u8; (o % 13) as usize + 1], "entry {o} intact");
+                }
                 seen.extend(batch.tickets);
             }
         }

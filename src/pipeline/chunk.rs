@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::batch::Ticket;
 use super::offsets::Generation;
 use super::retry::backoff;
+use super::wire::{Encoded, Encoding, Entry as WireEntry};
 use crate::event::{HEADER_RECEIVED_AT, InboundRecord, Origin};
 use crate::validate::{Context, Provenance, Reject, SchemaSource, time, validate_into};
 
@@ -156,8 +157,8 @@ impl Chunk {
 /// What became of a chunk's records.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Valid records: the NDJSON line and where it came from.
-    pub accepted: Vec<(Vec<u8>, Ticket)>,
+    /// Valid records, encoded for the sink, with where they came from.
+    pub accepted: Encoded,
     /// Invalid records, owned, with the reason and where they came from.
     pub rejected: Vec<(InboundRecord, Reject, Ticket)>,
     /// Records dropped unvalidated because their partition's assignment ended while they
@@ -165,17 +166,26 @@ pub struct Outcome {
     pub dropped: usize,
 }
 
-/// Validates every record of `chunk`. A schema source that is unavailable is waited out (with
-/// backoff, on this thread): such a record is neither accepted nor rejected until it answers,
-/// unless `still_ours` says its partition's assignment ended meanwhile — then it is dropped.
+/// Validates every record of `chunk`, encoding each accepted line for the sink. A schema source
+/// that is unavailable is waited out (with backoff, on this thread): such a record is neither
+/// accepted nor rejected until it answers, unless `still_ours` says its partition's assignment
+/// ended meanwhile — then it is dropped.
 pub fn validate_chunk(
     chunk: &Chunk,
     topic: &str,
     ctx: &Context,
     schemas: &dyn SchemaSource,
+    encoding: Encoding,
     still_ours: &dyn Fn(Ticket) -> bool,
 ) -> Outcome {
-    let mut out = Outcome { accepted: Vec::with_capacity(chunk.len()), rejected: Vec::new(), dropped: 0 };
+    let accepted = Encoded {
+        buf: Vec::with_capacity(chunk.bytes() * 3 / 2 + chunk.len() * 128),
+        entries: Vec::with_capacity(chunk.len()),
+    };
+    let mut out = Outcome { accepted, rejected: Vec::new(), dropped: 0 };
+    // The NDJSON encoding is the line itself: it is written in place. Others encode from here.
+    let in_place = encoding == Encoding::Ndjson;
+    let mut line = Vec::with_capacity(4096);
     for e in &chunk.entries {
         let value = chunk.slice(&e.value);
         let received_at = chunk
@@ -183,11 +193,13 @@ pub fn validate_chunk(
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(time::parse_rfc3339);
         let prov = Provenance { topic, partition: e.partition, offset: e.offset, received_at };
-        let mut line = Vec::with_capacity(value.len() + 256);
         let mut attempt = 0;
         let ticket = e.ticket();
+        let start = out.accepted.buf.len();
+        line.clear();
+        let target = if in_place { &mut out.accepted.buf } else { &mut line };
         let verdict = loop {
-            match validate_into(value, &prov, ctx, schemas, &mut line) {
+            match validate_into(value, &prov, ctx, schemas, target) {
                 Ok(v) => break Some(v),
                 Err(_) if !still_ours(ticket) => break None,
                 Err(err) => {
@@ -198,7 +210,11 @@ pub fn validate_chunk(
             }
         };
         match verdict {
-            Some(Ok(())) => out.accepted.push((line, ticket)),
+            Some(Ok(())) if in_place => {
+                let end = out.accepted.buf.len();
+                out.accepted.entries.push(WireEntry { range: start..end, line_len: end - start, ticket });
+            }
+            Some(Ok(())) => out.accepted.push(encoding, &line, ticket),
             Some(Err(reject)) => out.rejected.push((chunk.inbound(e, topic), reject, ticket)),
             None => out.dropped += 1,
         }
@@ -228,11 +244,21 @@ mod tests {
             let at = b"2026-11-22T10:00:00.5Z".as_slice();
             chunk.push(1, 9, i as i64, Some(r.key.as_bytes()), &r.value, [("ingest.received_at", Some(at))]);
         }
-        let out = validate_chunk(&chunk, "raw", &ctx, &src, &|_| true);
+        let out = validate_chunk(&chunk, "raw", &ctx, &src, Encoding::Ndjson, &|_| true);
         assert_eq!(out.accepted.len() + out.rejected.len(), records.len());
+        // The Firehose encoding of the same chunk holds the same lines, base64-encoded.
+        let fh = validate_chunk(&chunk, "raw", &ctx, &src, Encoding::Firehose, &|_| true);
+        assert_eq!(fh.accepted.len(), out.accepted.len());
+        for (a, b) in fh.accepted.entries.iter().zip(&out.accepted.entries) {
+            let mut want = Vec::new();
+            Encoding::Firehose.append(out.accepted.bytes(b), &mut want);
+            assert_eq!((fh.accepted.bytes(a), a.ticket, a.line_len), (&want[..], b.ticket, b.line_len));
+        }
         assert!(!out.rejected.is_empty(), "the default mix has invalid records");
         let received_at = time::parse_rfc3339("2026-11-22T10:00:00.5Z");
-        for (line, t) in &out.accepted {
+        for e in &out.accepted.entries {
+            let (line, t) = (out.accepted.bytes(e).to_vec(), e.ticket);
+            assert_eq!(e.line_len, line.len());
             let r = &records[t.offset as usize];
             let prov = Provenance { topic: "raw", partition: 1, offset: t.offset, received_at };
             let want = validate(&r.value, &prov, &ctx, &src).unwrap_or_else(|e| panic!("{e}"));
@@ -249,8 +275,9 @@ mod tests {
         }
         let mut offsets: Vec<i64> = out
             .accepted
+            .entries
             .iter()
-            .map(|(_, t)| t.offset)
+            .map(|e| e.ticket.offset)
             .chain(out.rejected.iter().map(|(r, _, _)| r.origin.offset))
             .collect();
         offsets.sort_unstable();
@@ -264,7 +291,7 @@ mod tests {
         chunk.push(0, 1, 5, None, b"", [("a", None), ("b", Some(&b""[..])), ("c", Some(&b"x"[..]))]);
         chunk.push(0, 1, 6, Some(b""), b"not json", []);
         assert_eq!((chunk.len(), chunk.tickets().map(|t| t.offset).collect::<Vec<_>>()), (2, vec![5, 6]));
-        let out = validate_chunk(&chunk, "raw", &Context::now(), &src, &|_| true);
+        let out = validate_chunk(&chunk, "raw", &Context::now(), &src, Encoding::Ndjson, &|_| true);
         assert!(out.accepted.is_empty());
         let (first, reject, _) = &out.rejected[0];
         assert_eq!(reject.code, RejectCode::InvalidJson);
@@ -317,9 +344,14 @@ mod tests {
         let mut chunk = Chunk::default();
         chunk.push(0, 1, 5, None, &[0, 0, 0, 0, 1, 2], []);
         let asked = std::sync::atomic::AtomicUsize::new(0);
-        let out = validate_chunk(&chunk, "raw", &Context::now(), &Down(Catalog::embedded()), &|_| {
-            asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 2
-        });
+        let out = validate_chunk(
+            &chunk,
+            "raw",
+            &Context::now(),
+            &Down(Catalog::embedded()),
+            Encoding::Ndjson,
+            &|_| asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 2,
+        );
         assert_eq!((out.accepted.len(), out.rejected.len(), out.dropped), (0, 0, 1));
     }
 }

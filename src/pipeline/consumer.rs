@@ -219,6 +219,7 @@ impl Validator {
             Arc::new(cc.create_with_context(Ctx { shared: shared.clone() })?);
         consumer.subscribe(&[&config.raw_topic])?;
 
+        let encoding = sink.encoding();
         let (lines_tx, lines_rx) = mpsc::channel::<Lines>(64);
         let batcher = tokio::spawn(batch_loop(
             lines_rx,
@@ -235,6 +236,7 @@ impl Validator {
                 shared: shared.clone(),
                 lines: lines_tx,
                 rejects,
+                encoding,
                 max_future_micros: i64::try_from(config.max_future.as_micros()).unwrap_or(i64::MAX),
                 runtime: tokio::runtime::Handle::current(),
             },

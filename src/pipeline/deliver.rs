@@ -17,10 +17,11 @@ use super::batch::{Batch, Batcher, Ticket};
 use super::chunk::{Chunk, validate_chunk};
 use super::rejects::RejectsProducer;
 use super::sink::Sink;
+use super::wire::{Encoded, Encoding};
 use crate::validate::{Context, SchemaSource};
 
-/// Accepted lines on their way to the batcher.
-pub type Lines = Vec<(Vec<u8>, Ticket)>;
+/// Accepted records of one chunk, encoded for the sink, on their way to the batcher.
+pub type Lines = Encoded;
 
 /// What a validation thread needs.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct JobContext {
     pub lines: mpsc::Sender<Lines>,
     /// The rejects producer.
     pub rejects: Arc<RejectsProducer>,
+    /// How the sink wants its records.
+    pub encoding: Encoding,
     /// Largest future skew of event timestamps, µs.
     pub max_future_micros: i64,
     /// The runtime rejects are produced on.
@@ -86,7 +89,8 @@ fn run_job(job: &JobContext, chunk: Chunk) {
     ctx.max_future_micros = job.max_future_micros;
     let shared = &job.shared;
     let still_ours = |t: Ticket| shared.offsets().owns(t.partition, t.generation);
-    let outcome = validate_chunk(&chunk, &shared.topic, &ctx, job.schemas.as_ref(), &still_ours);
+    let outcome =
+        validate_chunk(&chunk, &shared.topic, &ctx, job.schemas.as_ref(), job.encoding, &still_ours);
     drop(chunk);
     if outcome.dropped > 0 {
         shared.metrics.stale_records.inc_by(outcome.dropped as u64);
@@ -138,9 +142,11 @@ pub async fn batch_loop(
                     break;
                 }
                 let now = Instant::now();
-                for (line, ticket) in incoming.drain(..).flatten() {
-                    if let Some(b) = batcher.push(line, ticket, now) {
-                        dispatch(b, &sink, &shared, &permits).await;
+                for lines in incoming.drain(..) {
+                    for e in &lines.entries {
+                        if let Some(b) = batcher.push(lines.bytes(e), e.line_len, e.ticket, now) {
+                            dispatch(b, &sink, &shared, &permits).await;
+                        }
                     }
                 }
             }
@@ -160,7 +166,7 @@ async fn dispatch(batch: Batch, sink: &Sink, shared: &Arc<Shared>, permits: &Arc
     let sink = sink.clone();
     let shared = shared.clone();
     tokio::spawn(async move {
-        sink.deliver(&batch.lines, Context::now().now_micros()).await;
+        sink.deliver(&batch, Context::now().now_micros()).await;
         let n = batch.tickets.len();
         {
             let mut o = shared.offsets();

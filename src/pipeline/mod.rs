@@ -16,6 +16,7 @@ pub mod offsets;
 pub mod rejects;
 pub mod retry;
 pub mod sink;
+pub mod wire;
 
 pub use consumer::{Validator, ValidatorConfig, ValidatorError};
 pub use firehose::FirehoseTimeouts;

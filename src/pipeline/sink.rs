@@ -7,9 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::batch::Batch;
 use super::firehose::FirehoseSink;
 use super::health::{Dependency, Health};
 use super::retry::FailureClass;
+use super::wire::Encoding;
 
 /// A parsed `--sink` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,13 +52,23 @@ pub fn check_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Sink {
-    /// Delivers every line; returns only when all are durably stored.
-    pub async fn deliver(&self, lines: &[Vec<u8>], now_micros: i64) {
+    /// How this sink wants validated lines encoded.
+    pub fn encoding(&self) -> Encoding {
         match self {
-            Sink::Firehose(f) => f.deliver(lines).await,
+            Sink::Firehose(_) => Encoding::Firehose,
+            Sink::File(..) => Encoding::Ndjson,
+        }
+    }
+
+    /// Delivers every entry of `batch` (encoded as [`Sink::encoding`] says); returns only when
+    /// all are durably stored.
+    pub async fn deliver(&self, batch: &Batch, now_micros: i64) {
+        match self {
+            Sink::Firehose(f) => f.deliver(batch).await,
             Sink::File(dir, health) => {
                 let mut attempt = 0;
-                let body: Arc<[u8]> = lines.concat().into();
+                // NDJSON entries are the lines back to back: the buffer is the file.
+                let body: Arc<[u8]> = batch.buf.as_slice().into();
                 health.started(Dependency::Sink);
                 loop {
                     let dir = dir.clone();
