@@ -90,6 +90,8 @@ fn main() {
         tpl.add_partition_offset("bench-raw", p, rdkafka::Offset::Beginning).unwrap();
     }
     c.assign(&tpl).unwrap();
+    let broker_pid = broker.pid().unwrap().to_string();
+    let ceiling_cpu = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
     let mut got = 0usize;
     let mut started = None;
     while got < n {
@@ -99,7 +101,14 @@ fn main() {
         }
     }
     let ceiling = n as f64 / started.unwrap().elapsed().as_secs_f64();
+    let (own, brk) =
+        (common::cpu_seconds("self") - ceiling_cpu.0, common::cpu_seconds(&broker_pid) - ceiling_cpu.1);
     drop(c);
+    println!(
+        "  (CPU during the ceiling run: this process {:.1} µs/record, broker {:.1} µs/record)",
+        own * 1e6 / n as f64,
+        brk * 1e6 / n as f64
+    );
     println!("ceiling (do-nothing consumer): {ceiling:.0} events/s");
 
     // 2. The validator against a fast Firehose-protocol endpoint.
@@ -136,7 +145,6 @@ fn main() {
     let validator = Validator::new(config, source).unwrap();
     let registry = validator.registry();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let broker_pid = broker.pid().unwrap().to_string();
     perf_ctl("enable");
     let cpu_before = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
     let elapsed = rt.block_on(async move {
@@ -176,10 +184,11 @@ fn main() {
     let (own, brk) =
         (common::cpu_seconds("self") - cpu_before.0, common::cpu_seconds(&broker_pid) - cpu_before.1);
     println!(
-        "  (CPU during the validator run: this process {own:.2} s = {:.1} µs/record incl. the fake endpoint, {:.2} cores busy of {} (CPU/wall); broker {brk:.2} s)",
+        "  (CPU during the validator run: this process {own:.2} s = {:.1} µs/record incl. the fake endpoint, {:.2} cores busy of {} (CPU/wall); broker {brk:.2} s = {:.1} µs/record)",
         own * 1e6 / n as f64,
         own / elapsed.as_secs_f64(),
-        std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get)
+        std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get),
+        brk * 1e6 / n as f64
     );
     println!(
         "validator (fake Firehose endpoint, {delay} ms per call, {} calls in flight): {validator_rate:.0} events/s",

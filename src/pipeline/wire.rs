@@ -6,8 +6,6 @@
 
 use std::ops::Range;
 
-use base64::Engine as _;
-
 use super::batch::Ticket;
 
 /// How a sink wants its records.
@@ -26,14 +24,7 @@ impl Encoding {
             Encoding::Ndjson => out.extend_from_slice(line),
             Encoding::Firehose => {
                 out.extend_from_slice(b"{\"Data\":\"");
-                let start = out.len();
-                let len = base64::encoded_len(line.len(), true).unwrap_or(0);
-                out.resize(start + len, 0);
-                if let Some(dst) = out.get_mut(start..) {
-                    let written =
-                        base64::engine::general_purpose::STANDARD.encode_slice(line, dst).unwrap_or(0);
-                    out.truncate(start + written);
-                }
+                base64_simd::STANDARD.encode_append(line, out);
                 out.extend_from_slice(b"\"}");
             }
         }
@@ -108,6 +99,8 @@ pub fn put_record_batch_body<'r>(
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     fn t(o: i64) -> Ticket {
