@@ -6,6 +6,8 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+use super::wire::Frame;
+
 /// Most records in one PutRecordBatch call.
 pub const MAX_RECORDS: usize = 500;
 /// Most bytes in one PutRecordBatch call.
@@ -25,7 +27,8 @@ pub struct Ticket {
 /// A batch ready to send.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Batch {
-    /// The entries' bytes, back to back, in the sink's encoding (see [`super::wire`]).
+    /// The request body: the entries in the sink's encoding (see [`super::wire`]), framed as
+    /// the batcher's [`Frame`] says (opened, separated and closed).
     pub buf: Vec<u8>,
     /// Where each entry is in `buf`, in arrival order.
     pub ranges: Vec<Range<usize>>,
@@ -62,6 +65,7 @@ pub struct Batcher {
     max_bytes: usize,
     /// Size of the last closed batch's buffer: a new one is allocated at that size at once.
     last_buf: usize,
+    frame: Frame,
 }
 
 impl Batcher {
@@ -72,7 +76,20 @@ impl Batcher {
 
     /// A batcher with explicit limits (tests, other sinks).
     pub fn with_limits(linger: Duration, max_records: usize, max_bytes: usize) -> Batcher {
-        Batcher { current: Batch::default(), opened: None, linger, max_records, max_bytes, last_buf: 0 }
+        Batcher {
+            current: Batch::default(),
+            opened: None,
+            linger,
+            max_records,
+            max_bytes,
+            last_buf: 0,
+            frame: Frame::none(),
+        }
+    }
+
+    /// The same batcher, framing every batch's body with `frame`.
+    pub fn framed(self, frame: Frame) -> Batcher {
+        Batcher { frame, ..self }
     }
 
     /// Adds an entry (`line_len`: the size of its line before encoding); returns the batch that
@@ -84,7 +101,10 @@ impl Batcher {
         }
         if self.opened.is_none() {
             self.opened = Some(now);
-            self.current.buf.reserve(self.last_buf.max(entry.len()));
+            self.current.buf.reserve(self.last_buf.max(entry.len() + self.frame.open.len() + 8));
+            self.current.buf.extend_from_slice(&self.frame.open);
+        } else {
+            self.current.buf.extend_from_slice(self.frame.separator);
         }
         let start = self.current.buf.len();
         self.current.buf.extend_from_slice(entry);
@@ -114,6 +134,7 @@ impl Batcher {
         if self.current.is_empty() {
             return None;
         }
+        self.current.buf.extend_from_slice(self.frame.close);
         self.last_buf = self.current.buf.len();
         Some(std::mem::take(&mut self.current))
     }
@@ -152,6 +173,26 @@ mod tests {
         assert_eq!(rest.tickets, vec![t(1)]);
         let big = b.push(&[3; 133], 100, t(2), now).unwrap();
         assert_eq!(big.bytes, 100, "a line at the limit goes alone");
+    }
+
+    #[test]
+    fn a_framed_batch_is_a_whole_body_and_its_ranges_are_the_entries() {
+        let now = Instant::now();
+        let frame = Frame::put_record_batch("s");
+        let mut b = Batcher::with_limits(Duration::from_secs(1), 3, 1000).framed(frame.clone());
+        assert!(b.push(b"{\"Data\":\"QQ==\"}", 1, t(0), now).is_none());
+        assert!(b.push(b"{\"Data\":\"Qg==\"}", 1, t(1), now).is_none());
+        let full = b.push(b"{\"Data\":\"Qw==\"}", 1, t(2), now).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&full.buf).unwrap();
+        assert_eq!(v["Records"][2]["Data"], "Qw==");
+        assert_eq!(full.entry(1), b"{\"Data\":\"Qg==\"}");
+        assert_eq!(frame.body(&full.buf, &full.ranges), full.buf, "the body is the frame of its entries");
+        b.push(b"{\"Data\":\"RA==\"}", 1, t(3), now);
+        let rest = b.take().unwrap();
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&rest.buf).unwrap()["Records"][0]["Data"],
+            "RA=="
+        );
     }
 
     #[test]

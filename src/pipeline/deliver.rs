@@ -120,7 +120,7 @@ pub async fn batch_loop(
 ) {
     let concurrency = concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
-    let mut batcher = Batcher::new(linger);
+    let mut batcher = Batcher::new(linger).framed(sink.frame());
     let mut incoming = Vec::with_capacity(64);
     // One timer, re-armed only when the open batch's deadline changes (not per record).
     let timer = tokio::time::sleep(Duration::from_secs(3600));
@@ -166,11 +166,11 @@ async fn dispatch(batch: Batch, sink: &Sink, shared: &Arc<Shared>, permits: &Arc
     let sink = sink.clone();
     let shared = shared.clone();
     tokio::spawn(async move {
-        sink.deliver(&batch, Context::now().now_micros()).await;
-        let n = batch.tickets.len();
+        let tickets = sink.deliver(batch, Context::now().now_micros()).await;
+        let n = tickets.len();
         {
             let mut o = shared.offsets();
-            for t in &batch.tickets {
+            for t in &tickets {
                 o.ack(t.partition, t.generation, t.offset);
             }
         }

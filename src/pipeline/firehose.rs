@@ -16,11 +16,11 @@ use aws_sdk_firehose::Client;
 use aws_sdk_firehose::error::ProvideErrorMetadata;
 use aws_smithy_types::body::SdkBody;
 
-use super::batch::Batch;
+use super::batch::{Batch, Ticket};
 use super::health::{Dependency, Health};
 use super::metrics::Metrics;
 use super::retry::{FailureClass, classify_aws};
-use super::wire::put_record_batch_body;
+use super::wire::Frame;
 
 /// Timeouts of Firehose calls.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +77,11 @@ impl FirehoseSink {
         FirehoseSink { client: Client::new(&config), stream: stream.to_string(), metrics, health }
     }
 
+    /// The delivery stream's name.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
     /// Startup check (DescribeDeliveryStream): a stream that does not exist or may not be used
     /// is an error; an endpoint that does not answer is only logged (deliveries will retry, and
     /// readiness tells the rest).
@@ -113,8 +118,12 @@ impl FirehoseSink {
 
     /// Delivers every entry of `batch` (Firehose-encoded, see [`super::wire`]); returns only
     /// when Firehose accepted all of them.
-    pub async fn deliver(&self, batch: &Batch) {
-        let mut pending: Vec<usize> = (0..batch.len()).collect();
+    pub async fn deliver(&self, batch: Batch) -> Vec<Ticket> {
+        let Batch { buf, ranges, tickets, .. } = batch;
+        // The first attempt sends the batch's body as it is; a resend frames the failed entries.
+        let full = bytes::Bytes::from(buf);
+        let frame = Frame::put_record_batch(&self.stream);
+        let mut pending: Vec<usize> = (0..tickets.len()).collect();
         let mut attempt = 0u32;
         let mut class = FailureClass::Transient;
         self.health.started(Dependency::Sink);
@@ -127,11 +136,11 @@ impl FirehoseSink {
             // The request body is written here from the encoded entries (one copy, no per-record
             // allocation) and put in place of the SDK's own before it signs the request; the
             // SDK still signs, times out and parses the answer.
-            let body = bytes::Bytes::from(put_record_batch_body(
-                &self.stream,
-                &batch.buf,
-                pending.iter().filter_map(|&i| batch.ranges.get(i)),
-            ));
+            let body = if pending.len() == ranges.len() {
+                full.clone()
+            } else {
+                bytes::Bytes::from(frame.body(&full, pending.iter().filter_map(|&i| ranges.get(i))))
+            };
             let started = Instant::now();
             let result = self
                 .client
@@ -209,5 +218,6 @@ impl FirehoseSink {
             }
         }
         self.health.finished(Dependency::Sink);
+        tickets
     }
 }

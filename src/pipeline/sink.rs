@@ -7,11 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::batch::Batch;
+use super::batch::{Batch, Ticket};
 use super::firehose::FirehoseSink;
 use super::health::{Dependency, Health};
 use super::retry::FailureClass;
-use super::wire::Encoding;
+use super::wire::{Encoding, Frame};
 
 /// A parsed `--sink` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,15 +60,24 @@ impl Sink {
         }
     }
 
-    /// Delivers every entry of `batch` (encoded as [`Sink::encoding`] says); returns only when
-    /// all are durably stored.
-    pub async fn deliver(&self, batch: &Batch, now_micros: i64) {
+    /// How this sink wants a batch's entries framed into one request body.
+    pub fn frame(&self) -> Frame {
+        match self {
+            Sink::Firehose(f) => Frame::put_record_batch(f.stream()),
+            Sink::File(..) => Frame::none(),
+        }
+    }
+
+    /// Delivers every entry of `batch` (encoded and framed as [`Sink::encoding`] and
+    /// [`Sink::frame`] say); returns the batch's tickets only when all are durably stored.
+    pub async fn deliver(&self, batch: Batch, now_micros: i64) -> Vec<Ticket> {
         match self {
             Sink::Firehose(f) => f.deliver(batch).await,
             Sink::File(dir, health) => {
                 let mut attempt = 0;
-                // NDJSON entries are the lines back to back: the buffer is the file.
-                let body: Arc<[u8]> = batch.buf.as_slice().into();
+                // NDJSON entries are the lines back to back: the body is the file.
+                let Batch { buf, tickets, .. } = batch;
+                let body = bytes::Bytes::from(buf);
                 health.started(Dependency::Sink);
                 loop {
                     let dir = dir.clone();
@@ -98,6 +107,7 @@ impl Sink {
                 }
                 health.succeeded(Dependency::Sink);
                 health.finished(Dependency::Sink);
+                tickets
             }
         }
     }

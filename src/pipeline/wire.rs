@@ -75,26 +75,47 @@ impl Encoded {
     }
 }
 
-/// A PutRecordBatch request body for `stream` holding the Firehose-encoded entries of `buf` at
-/// `ranges`, in order.
-pub fn put_record_batch_body<'r>(
-    stream: &str,
-    buf: &[u8],
-    ranges: impl IntoIterator<Item = &'r Range<usize>>,
-) -> Vec<u8> {
-    let name = serde_json::to_string(stream).unwrap_or_else(|_| "\"\"".to_string());
-    let mut body = Vec::with_capacity(buf.len() + name.len() + 64);
-    body.extend_from_slice(b"{\"DeliveryStreamName\":");
-    body.extend_from_slice(name.as_bytes());
-    body.extend_from_slice(b",\"Records\":[");
-    for (i, r) in ranges.into_iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(buf.get(r.clone()).unwrap_or_default());
+/// How entries are put together into one request body: what opens it, what goes between two
+/// entries and what closes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frame {
+    /// Bytes before the first entry.
+    pub open: Vec<u8>,
+    /// Bytes between two entries.
+    pub separator: &'static [u8],
+    /// Bytes after the last entry.
+    pub close: &'static [u8],
+}
+
+impl Frame {
+    /// No framing: entries back to back (NDJSON lines make a file).
+    pub fn none() -> Frame {
+        Frame::default()
     }
-    body.extend_from_slice(b"]}");
-    body
+
+    /// A PutRecordBatch request body for `stream`: `{"DeliveryStreamName":…,"Records":[…]}`.
+    pub fn put_record_batch(stream: &str) -> Frame {
+        let name = serde_json::to_string(stream).unwrap_or_else(|_| "\"\"".to_string());
+        Frame {
+            open: format!("{{\"DeliveryStreamName\":{name},\"Records\":[").into_bytes(),
+            separator: b",",
+            close: b"]}",
+        }
+    }
+
+    /// A body holding the entries of `buf` at `ranges`, in order.
+    pub fn body<'r>(&self, buf: &[u8], ranges: impl IntoIterator<Item = &'r Range<usize>>) -> Vec<u8> {
+        let mut body = Vec::with_capacity(buf.len() + self.open.len() + self.close.len());
+        body.extend_from_slice(&self.open);
+        for (i, r) in ranges.into_iter().enumerate() {
+            if i > 0 {
+                body.extend_from_slice(self.separator);
+            }
+            body.extend_from_slice(buf.get(r.clone()).unwrap_or_default());
+        }
+        body.extend_from_slice(self.close);
+        body
+    }
 }
 
 #[cfg(test)]
@@ -126,7 +147,7 @@ mod tests {
             enc.push(Encoding::Firehose, l, t(i as i64));
         }
         let ranges: Vec<_> = enc.entries.iter().map(|e| e.range.clone()).collect();
-        let body = put_record_batch_body("s.tream-1", &enc.buf, &ranges);
+        let body = Frame::put_record_batch("s.tream-1").body(&enc.buf, &ranges);
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(v["DeliveryStreamName"], "s.tream-1");
         let records = v["Records"].as_array().unwrap_or_else(|| panic!("Records"));
@@ -148,11 +169,11 @@ mod tests {
         }
         let pick: Vec<_> = [4usize, 1].iter().map(|&i| enc.entries[i].range.clone()).collect();
         let v: serde_json::Value =
-            serde_json::from_slice(&put_record_batch_body("s", &enc.buf, &pick)).unwrap_or_default();
+            serde_json::from_slice(&Frame::put_record_batch("s").body(&enc.buf, &pick)).unwrap_or_default();
         let got: Vec<Vec<u8>> = v["Records"].as_array().into_iter().flatten().map(decode).collect();
         assert_eq!(got, vec![b"line 4\n".to_vec(), b"line 1\n".to_vec()]);
         let empty: serde_json::Value =
-            serde_json::from_slice(&put_record_batch_body("s\"x", &enc.buf, &[])).unwrap_or_default();
+            serde_json::from_slice(&Frame::put_record_batch("s\"x").body(&enc.buf, &[])).unwrap_or_default();
         assert_eq!(empty, serde_json::json!({"DeliveryStreamName": "s\"x", "Records": []}));
     }
 
@@ -163,6 +184,8 @@ mod tests {
         enc.push(Encoding::Ndjson, b"{\"b\":2}\n", t(1));
         assert_eq!(enc.buf, b"{\"a\":1}\n{\"b\":2}\n");
         assert_eq!(enc.bytes(&enc.entries[1]), b"{\"b\":2}\n");
+        let all: Vec<_> = enc.entries.iter().map(|e| e.range.clone()).collect();
+        assert_eq!(Frame::none().body(&enc.buf, &all), enc.buf);
         assert_eq!((enc.len(), enc.is_empty()), (2, false));
     }
 }
