@@ -297,8 +297,9 @@ pub(crate) struct ValidateArgs {
     /// Milliseconds a whole Firehose call may take.
     #[arg(long, env = "PLAYSTREAM_FIREHOSE_OPERATION_TIMEOUT_MS", default_value_t = 30_000)]
     pub(crate) firehose_operation_timeout_ms: u64,
-    /// PutRecordBatch calls in flight at once.
-    #[arg(long, env = "PLAYSTREAM_CONCURRENT_BATCHES", default_value_t = 4)]
+    /// PutRecordBatch calls in flight at once (each ≤ 500 records: at a 30 ms answer, 32 calls
+    /// carry up to ~500k records/s, so the default is not what limits a replica).
+    #[arg(long, env = "PLAYSTREAM_CONCURRENT_BATCHES", default_value_t = 32)]
     pub(crate) concurrent_batches: usize,
     /// Milliseconds between offset commits.
     #[arg(long, env = "PLAYSTREAM_COMMIT_INTERVAL_MS", default_value_t = 1000)]
