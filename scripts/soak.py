@@ -11,8 +11,9 @@
       Prints the curve at ten evenly spaced points, min/max/final per process, throughput and the
       checks (PASS/FAIL); writes the PNG. Exit 1 if a check fails.
 
-"Flat": after a warm-up (the first 10 % of the run's samples), the highest RSS of the second
-half of the samples is at most 20 % above the highest RSS of the first half.
+The run starts at ingest's first acknowledged event. "Flat": after a warm-up (the first 10 % of
+the run's samples), the highest RSS of the second half of the samples is at most 20 % above the
+highest RSS of the first half.
 """
 import pathlib
 import sys
@@ -91,10 +92,18 @@ def flat(values):
 
 def report(csv, events, send_seconds, png, limit_mb=200.0) -> int:
     rows = load(csv)
-    if not rows:
-        print("soak: no samples", file=sys.stderr)
+    # The run starts at the last sample before ingest's first acknowledged event (loadgen
+    # generates its first chunk before it sends anything); t is seconds since then.
+    first = next((i for i, r in enumerate(rows) if r["ingested"] > 0), None)
+    if first is None:
+        print("soak: no event was ingested", file=sys.stderr)
         return 1
+    rows = rows[max(0, first - 1):]
+    t0 = rows[0]["t_s"]
+    for r in rows:
+        r["t_s"] -= t0
     wall = rows[-1]["t_s"]
+    in_done = next((r["t_s"] for r in rows if r["ingested"] >= events), wall)
     print(f"\nRSS (MB) at ten evenly spaced points of the run ({len(rows)} samples, 1 s apart):")
     print(f"{'t (s)':>8} {'ingest':>8} {'validator':>10} {'broker':>8} {'ingested':>11} {'landed':>11}")
     for i in range(10):
@@ -106,9 +115,10 @@ def report(csv, events, send_seconds, png, limit_mb=200.0) -> int:
         v = [r[f"{p}_rss_mb"] for r in rows]
         print(f"{p:<10} {min(v):8.1f} {max(v):8.1f} {v[-1]:8.1f}")
     landed = rows[-1]["landed"]
-    print(f"\nevents sent {events:,} in {send_seconds:.0f} s through ingest ({events / max(send_seconds, 1e-9):,.0f} "
-          f"events/s, loadgen's generation included); landed {landed:,.0f} in {wall:.0f} s: "
-          f"{landed / max(wall, 1e-9):,.0f} events/s end to end")
+    print(f"\n{events:,} events sent; loadgen ran {send_seconds:.0f} s (its generation included). "
+          f"From the first ingested event: all ingested after {in_done:.0f} s "
+          f"({events / max(in_done, 1):,.0f} events/s), {landed:,.0f} landed after {wall:.0f} s "
+          f"({landed / max(wall, 1):,.0f} events/s end to end)")
     checks = [(f"all {events:,} events landed (accepted + rejected)", landed >= events)]
     for p in ("ingest", "validator"):
         v = [r[f"{p}_rss_mb"] for r in rows]
@@ -128,14 +138,21 @@ def plot(rows, png, limit_mb, events, wall):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     t = [r["t_s"] for r in rows]
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     for p in PROCS:
         ax.plot(t, [r[f"{p}_rss_mb"] for r in rows], label=p, linewidth=1.2)
     ax.axhline(limit_mb, color="grey", linestyle="--", linewidth=0.8, label=f"{limit_mb:.0f} MB limit")
-    ax.set_xlabel("seconds since the first event was sent")
-    ax.set_ylabel("VmRSS (MB)")
+    lo = min(min(r[f"{p}_rss_mb"] for p in PROCS) for r in rows)
+    hi = max(limit_mb, max(max(r[f"{p}_rss_mb"] for p in PROCS) for r in rows))
     ax.set_yscale("log")
+    ax.set_ylim(lo * 0.8, hi * 1.25)
+    ax.set_yticks([v for v in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000) if lo * 0.8 <= v <= hi * 1.25])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("seconds since the first event was ingested")
+    ax.set_ylabel("VmRSS (MB, log scale)")
     ax.set_title(f"playstream soak: {events:,} events, {wall:.0f} s")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left")

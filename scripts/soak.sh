@@ -13,7 +13,8 @@
 #
 # loadgen holds its whole workload in memory (~2 KB per event: ~20 GB for 10 M in one process),
 # so the events come from several loadgen processes of SOAK_CHUNK events each (seeds 1, 2, ...),
-# two at a time so that one generates while the other sends. The broker keeps every record in
+# two at a time, the second started once the first sends, so that one generates while the
+# other sends (they drift into step over time). The broker keeps every record in
 # memory (tansu's memory:// engine), so its RSS grows with the events by design.
 # Exits non-zero if a check fails.
 set -euo pipefail
@@ -107,7 +108,12 @@ SAMPLER_PID=$!
 pids+=("$SAMPLER_PID")
 chunks=$(((EVENTS + CHUNK - 1) / CHUNK))
 lane() { # LANE: chunks LANE, LANE+2, ... (one loadgen process each, seed = chunk + 1)
-  local c n
+  local c n i
+  # lane 1 generates its first chunk while lane 0 sends (loadgen logs "sent" once it sends)
+  for ((i = 0; $1 == 1 && i < 1200; i++)); do
+    grep -qs 'sent ' "$WORK/loadgen-0.log" && break
+    sleep 0.5
+  done
   for ((c = $1; c < chunks; c += 2)); do
     n=$((c == chunks - 1 ? EVENTS - c * CHUNK : CHUNK))
     "$BIN" loadgen --to "http://127.0.0.1:$IPORT" --api-key "$KEY" --seed $((c + 1)) \
