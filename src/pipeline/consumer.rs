@@ -1,8 +1,9 @@
-//! The consumer loop. Records are read with offset auto-store off, copied into chunks and
-//! tracked under the assignment generation they were read in, then validated on a thread pool
-//! (see [`super::deliver`]); only the offsets' watermark — the lowest undelivered offset — is
-//! ever committed. Invariants: the loop never waits on delivery — it keeps calling poll, so
-//! rebalances are served and the member is never evicted for not polling; one in-flight budget
+//! The validator: its setup, its run and its shutdown. Records are read with offset auto-store
+//! off by one poll thread (see [`super::poll`]), copied into chunks and tracked under the
+//! assignment generation they were read in, then validated on a thread pool (see
+//! [`super::deliver`]); only the offsets' watermark — the lowest undelivered offset — is ever
+//! committed. Invariants: polling never waits on delivery, so rebalances are served and the
+//! member is never evicted for not polling; one in-flight budget
 //! for the process (records and bytes) bounds memory: over it, every assigned partition is
 //! paused, and resumed below half of it; a record read under an assignment that ended before it
 //! was tracked is dropped unprocessed (the new owner reads it). On revoke, in-flight work of the
@@ -11,22 +12,20 @@
 //! partition, then leaves the group.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use rdkafka::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use tokio::sync::mpsc;
 
 use super::assignment::{Ctx, Shared};
-use super::chunk::Chunk;
 use super::deliver::{JobContext, Lines, Pool, batch_loop};
 use super::firehose::{FirehoseError, FirehoseSink, FirehoseTimeouts};
-use super::flow::{Budget, Generations, lag_loop, report, set_paused};
+use super::flow::{Budget, lag_loop};
 use super::health::Health;
 use super::metrics::Metrics;
+use super::poll::PollLoop;
 use super::rejects::{RejectsError, RejectsProducer};
 use super::sink::{Sink, SinkSpec, check_dir};
 use crate::validate::{Probe, SchemaSource};
@@ -145,9 +144,6 @@ pub const FETCH_QUEUE_BACKOFF_MS: &str = "50";
 /// round trip needs, and keeps a replica that starts behind a large backlog under 200 MB of RSS.
 pub const PREFETCH_KBYTES: &str = "16384";
 
-/// Most records copied out of the consumer per chunk (the unit of validation work).
-const CHUNK_RECORDS: usize = 512;
-
 /// Chunks validated at once: one per core.
 fn validation_threads() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
@@ -221,7 +217,7 @@ impl Validator {
         for (k, v) in &config.kafka_options {
             cc.set(k, v);
         }
-        let consumer: Arc<StreamConsumer<Ctx>> =
+        let consumer: Arc<BaseConsumer<Ctx>> =
             Arc::new(cc.create_with_context(Ctx { shared: shared.clone() })?);
         consumer.subscribe(&[&config.raw_topic])?;
 
@@ -253,79 +249,36 @@ impl Validator {
 
         let budget =
             Budget { records: config.max_in_flight_records.max(1), bytes: config.max_in_flight_bytes.max(1) };
-        let mut commit_tick = tokio::time::interval(config.commit_interval);
-        let mut budget_tick = tokio::time::interval(Duration::from_millis(20));
-        let mut generations = Generations::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let poll = PollLoop {
+            consumer: consumer.clone(),
+            shared: shared.clone(),
+            pool,
+            budget,
+            commit_interval: config.commit_interval,
+            source,
+            runtime: tokio::runtime::Handle::current(),
+            stop: stop.clone(),
+        };
+        let (exited_tx, exited_rx) = tokio::sync::oneshot::channel::<Pool>();
+        std::thread::Builder::new().name("poll".into()).spawn(move || {
+            let _ = exited_tx.send(poll.run());
+        })?;
         tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                _ = commit_tick.tick() => {
-                    // A synchronous commit on a blocking thread: its answer is the broker's (an
-                    // async commit's answer would only reach the commit callback, which the
-                    // stream consumer does not deliver reliably), and the loop keeps polling.
-                    if !shared.committing.swap(true, Ordering::AcqRel) {
-                        let (c, s) = (consumer.clone(), shared.clone());
-                        tokio::task::spawn_blocking(move || {
-                            s.commit(c.as_ref(), None, false);
-                            s.committing.store(false, Ordering::Release);
-                        });
-                    }
-                    report(&shared, source.as_ref());
-                }
-                _ = budget_tick.tick(), if shared.paused.load(Ordering::Relaxed) => {
-                    if budget.below_half(shared.offsets().in_flight()) {
-                        set_paused(consumer.as_ref(), &shared, false);
-                    }
-                }
-                msg = consumer.recv() => {
-                    // Copy what is already fetched (up to a chunk) out of the consumer, each
-                    // record with the generation of its partition at the moment it was read.
-                    let mut chunk = Chunk::with_capacity(CHUNK_RECORDS, CHUNK_RECORDS * 512);
-                    let mut stale = 0u64;
-                    let mut next = Some(msg);
-                    while let Some(msg) = next.take() {
-                        match msg {
-                            Err(e) => tracing::warn!(error = %e, "consume error"),
-                            Ok(m) => match generations.of(&shared, m.partition()) {
-                                Some(g) => chunk.push_message(&m, g),
-                                None => stale += 1,
-                            },
-                        }
-                        if chunk.len() < CHUNK_RECORDS {
-                            next = consumer.recv().now_or_never();
-                        }
-                    }
-                    // Track under one lock; a record whose assignment ended meanwhile (a revoke
-                    // ran inside one of the polls above) is dropped unprocessed.
-                    let now = Instant::now();
-                    let in_flight = {
-                        let mut o = shared.offsets();
-                        chunk.retain(|t, bytes| {
-                            let kept = o.track(t.partition, t.generation, t.offset, bytes, now);
-                            stale += u64::from(!kept);
-                            kept
-                        });
-                        o.in_flight()
-                    };
-                    if stale > 0 {
-                        shared.metrics.stale_records.inc_by(stale);
-                    }
-                    if !budget.within(in_flight) && !shared.paused.load(Ordering::Relaxed) {
-                        set_paused(consumer.as_ref(), &shared, true);
-                    }
-                    if chunk.is_empty() {
-                        continue;
-                    }
-                    shared.metrics.consumed.inc_by(chunk.len() as u64);
-                    if !pool.submit(chunk) {
-                        tracing::error!("validation threads stopped");
-                        break;
-                    }
-                }
-            }
-        }
+        tokio::pin!(exited_rx);
+        let early = tokio::select! {
+            () = &mut shutdown => None,
+            pool = &mut exited_rx => Some(pool),
+        };
+        stop.store(true, Ordering::Release);
+        let pool = match early {
+            Some(pool) => pool,
+            None => exited_rx.await,
+        };
+        let Ok(pool) = pool else {
+            tracing::error!("the poll thread ended without handing back the validation threads");
+            return Ok(());
+        };
         tracing::info!("stopping: draining in-flight records");
         shared.health.set_running(false);
         let drainer = shared.clone();

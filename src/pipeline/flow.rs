@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::TopicPartitionList;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::consumer::Consumer;
 
 use super::assignment::{Ctx, Shared};
 use super::health::Dependency;
@@ -54,7 +54,7 @@ impl Generations {
 }
 
 /// Pauses (or resumes) every assigned partition. The loop keeps polling either way.
-pub(crate) fn set_paused(consumer: &StreamConsumer<Ctx>, shared: &Shared, paused: bool) {
+pub(crate) fn set_paused(consumer: &impl Consumer<Ctx>, shared: &Shared, paused: bool) {
     shared.paused.store(paused, Ordering::Release);
     let assignment = consumer.assignment().unwrap_or_else(|_| TopicPartitionList::new());
     let n = assignment.count();
@@ -96,7 +96,10 @@ pub(crate) fn report(shared: &Shared, schemas: &dyn SchemaSource) {
 }
 
 /// Every 10 s: high watermark minus committed offset per owned partition.
-pub(crate) async fn lag_loop(consumer: Arc<StreamConsumer<Ctx>>, shared: Arc<Shared>) {
+pub(crate) async fn lag_loop<C>(consumer: Arc<C>, shared: Arc<Shared>)
+where
+    C: Consumer<Ctx> + Send + Sync + 'static,
+{
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;

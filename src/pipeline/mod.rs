@@ -13,6 +13,7 @@ mod flow;
 pub mod health;
 pub mod metrics;
 pub mod offsets;
+mod poll;
 pub mod rejects;
 pub mod retry;
 pub mod sink;
