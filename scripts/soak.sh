@@ -164,11 +164,14 @@ echo "$((BACKLOG_SENT + sent)) $send_s" > "$WORK/sent"
 echo "  sent $sent live events ($refused refused) in ${send_s%.*} s; waiting for the validator to land them and the $BACKLOG_SENT of the backlog"
 sampler_rc=0
 wait "$SAMPLER_PID" || sampler_rc=$?
+hwm() { awk '/^VmHWM:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+HWM="ingest $(hwm "$INGEST_PID"), validator $(hwm "$VALIDATOR_PID")"
 [ "$refused" = 0 ] || echo "soak: ingest refused $refused events" >&2
 
 step "result (CSV: $WORK/rss.csv)"
 rc=0
 "$PY" scripts/soak.py report "$WORK/rss.csv" "$sent" "$send_s" "$PNG" "$LIMIT_MB" "$BACKLOG_SENT" || rc=1
+echo "peak RSS as the kernel saw it (VmHWM, between the 1 s samples too): $HWM"
 [ "$sampler_rc" = 0 ] && [ "$refused" = 0 ] || rc=1
 grep -h -i -E '"level":"(WARN|ERROR)"| WARN | ERROR ' "$WORK"/ingest.log "$WORK"/validator.log | head -5 || true
 exit $rc
