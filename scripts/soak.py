@@ -5,13 +5,17 @@
       Every second one row: t_s, ingest_rss_mb, validator_rss_mb, broker_rss_mb (VmRSS of
       /proc/PID/status), ingested (the ingest's playstream_ingest_events_produced_total) and
       landed (the validator's playstream_records_accepted_total + playstream_records_rejected_total).
-      Stops once WORK/sent exists ("EVENTS SECONDS", written by soak.sh when every loadgen is done)
-      and landed >= EVENTS, or after TIMEOUT_S, or when a process exits. Exit 0 only in the first case.
-  soak.py report CSV EVENTS SEND_SECONDS PNG [LIMIT_MB]
+      Stops once WORK/sent exists ("EVENTS SECONDS", written by soak.sh when every loadgen is done;
+      EVENTS counts the backlog too) and landed >= EVENTS, or after TIMEOUT_S, or when a process exits. Exit 0 only in the first case.
+  soak.py report CSV EVENTS SEND_SECONDS PNG [LIMIT_MB [BACKLOG]]
       Prints the curve at ten evenly spaced points, min/max/final per process, throughput and the
-      checks (PASS/FAIL); writes the PNG. Exit 1 if a check fails.
+      checks (PASS/FAIL); writes the PNG. Exit 1 if a check fails. EVENTS: the live events sent
+      through the ingest; BACKLOG (0): events already on the raw topic when the validator started
+      (WORK/sent then holds BACKLOG + EVENTS).
 
-The run starts at ingest's first acknowledged event. "Flat": after a warm-up (the first 10 % of
+The run starts at ingest's first acknowledged event; with a backlog, at the validator's start
+(the first sample), and the report adds the catch-up: the time until landed >= BACKLOG and the
+validator's peak RSS until then. "Flat": after a warm-up (the first 10 % of
 the run's samples), the highest RSS of the second half of the samples is at most 20 % above the
 highest RSS of the first half.
 """
@@ -90,11 +94,15 @@ def flat(values):
     return a, b, b <= a * (1 + FLAT_TOLERANCE)
 
 
-def report(csv, events, send_seconds, png, limit_mb=200.0) -> int:
+def report(csv, events, send_seconds, png, limit_mb=200.0, backlog=0) -> int:
     rows = load(csv)
-    # The run starts at the last sample before ingest's first acknowledged event (loadgen
-    # generates its first chunk before it sends anything); t is seconds since then.
-    first = next((i for i, r in enumerate(rows) if r["ingested"] > 0), None)
+    live, events = events, events + backlog
+    if backlog:  # the run starts with the validator, already `backlog` events behind
+        first = 0 if rows else None
+    else:
+        # The run starts at the last sample before ingest's first acknowledged event (loadgen
+        # generates its first chunk before it sends anything); t is seconds since then.
+        first = next((i for i, r in enumerate(rows) if r["ingested"] > 0), None)
     if first is None:
         print("soak: no event was ingested", file=sys.stderr)
         return 1
@@ -103,7 +111,7 @@ def report(csv, events, send_seconds, png, limit_mb=200.0) -> int:
     for r in rows:
         r["t_s"] -= t0
     wall = rows[-1]["t_s"]
-    in_done = next((r["t_s"] for r in rows if r["ingested"] >= events), wall)
+    in_done = next((r["t_s"] for r in rows if r["ingested"] >= live), wall)
     print(f"\nRSS (MB) at ten evenly spaced points of the run ({len(rows)} samples, 1 s apart):")
     print(f"{'t (s)':>8} {'ingest':>8} {'validator':>10} {'broker':>8} {'ingested':>11} {'landed':>11}")
     for i in range(10):
@@ -115,10 +123,30 @@ def report(csv, events, send_seconds, png, limit_mb=200.0) -> int:
         v = [r[f"{p}_rss_mb"] for r in rows]
         print(f"{p:<10} {min(v):8.1f} {max(v):8.1f} {v[-1]:8.1f}")
     landed = rows[-1]["landed"]
-    print(f"\n{events:,} events sent; loadgen ran {send_seconds:.0f} s (its generation included). "
-          f"From the first ingested event: all ingested after {in_done:.0f} s "
-          f"({events / max(in_done, 1):,.0f} events/s), {landed:,.0f} landed after {wall:.0f} s "
-          f"({landed / max(wall, 1):,.0f} events/s end to end)")
+    caught = None
+    if backlog:
+        caught = next((r["t_s"] for r in rows if r["landed"] >= backlog), None)
+        during = [r for r in rows if caught is None or r["t_s"] <= caught]
+        peak = max(during, key=lambda r: r["validator_rss_mb"])
+        after = [backlog + max(r["ingested"], 0) - r["landed"]
+                 for r in rows if caught is not None and r["t_s"] > caught]
+        print(f"\nCatch-up: the validator started {backlog:,} events behind (already on the raw topic); "
+              + (f"landed >= {backlog:,} after {caught:.0f} s ({backlog / max(caught, 1):,.0f} events/s)"
+                 if caught is not None else "it never landed them")
+              + f"; its peak RSS until then {peak['validator_rss_mb']:.1f} MB (at {peak['t_s']:.0f} s)"
+              + (f"; afterwards at most {max(after):,.0f} events behind" if after else ""))
+    if not backlog:
+        print(f"\n{events:,} events sent; loadgen ran {send_seconds:.0f} s (its generation included). "
+              f"From the first ingested event: all ingested after {in_done:.0f} s "
+              f"({events / max(in_done, 1):,.0f} events/s), {landed:,.0f} landed after {wall:.0f} s "
+              f"({landed / max(wall, 1):,.0f} events/s end to end)")
+    elif live:
+        print(f"{live:,} live events sent; loadgen ran {send_seconds:.0f} s (its generation included). "
+              f"From the validator's start: all ingested after {in_done:.0f} s "
+              f"({live / max(in_done, 1):,.0f} events/s)")
+    if backlog:
+        print(f"Backlog + live: {landed:,.0f} of {events:,} landed after {wall:.0f} s "
+              f"({landed / max(wall, 1):,.0f} events/s end to end)")
     checks = [(f"all {events:,} events landed (accepted + rejected)", landed >= events)]
     for p in ("ingest", "validator"):
         v = [r[f"{p}_rss_mb"] for r in rows]
@@ -129,12 +157,12 @@ def report(csv, events, send_seconds, png, limit_mb=200.0) -> int:
     print()
     for what, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {what}")
-    plot(rows, png, limit_mb, events, wall)
+    plot(rows, png, limit_mb, events, wall, backlog, caught)
     print(f"\nplot: {png}")
     return 0 if all(ok for _, ok in checks) else 1
 
 
-def plot(rows, png, limit_mb, events, wall):
+def plot(rows, png, limit_mb, events, wall, backlog=0, caught=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -144,6 +172,8 @@ def plot(rows, png, limit_mb, events, wall):
     for p in PROCS:
         ax.plot(t, [r[f"{p}_rss_mb"] for r in rows], label=p, linewidth=1.2)
     ax.axhline(limit_mb, color="grey", linestyle="--", linewidth=0.8, label=f"{limit_mb:.0f} MB limit")
+    if caught is not None:
+        ax.axvline(caught, color="black", linestyle=":", linewidth=0.8, label=f"backlog landed ({caught:.0f} s)")
     lo = min(min(r[f"{p}_rss_mb"] for p in PROCS) for r in rows)
     hi = max(limit_mb, max(max(r[f"{p}_rss_mb"] for p in PROCS) for r in rows))
     ax.set_yscale("log")
@@ -151,9 +181,10 @@ def plot(rows, png, limit_mb, events, wall):
     ax.set_yticks([v for v in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000) if lo * 0.8 <= v <= hi * 1.25])
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("seconds since the first event was ingested")
+    ax.set_xlabel("seconds since the validator started" if backlog else "seconds since the first event was ingested")
     ax.set_ylabel("VmRSS (MB, log scale)")
-    ax.set_title(f"playstream soak: {events:,} events, {wall:.0f} s")
+    behind = f" (validator started {backlog:,} behind)" if backlog else ""
+    ax.set_title(f"playstream soak: {events:,} events{behind}, {wall:.0f} s")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left")
     fig.tight_layout()
@@ -165,7 +196,7 @@ def main() -> int:
     if cmd == "sample":
         return sample(*args[:7], float(args[7]))
     if cmd == "report":
-        return report(args[0], int(args[1]), float(args[2]), args[3], *map(float, args[4:5]))
+        return report(args[0], int(args[1]), float(args[2]), args[3], *map(float, args[4:5]), *map(int, args[5:6]))
     raise SystemExit(__doc__)
 
 
