@@ -76,6 +76,13 @@ fn svg(
 }
 
 /// `MM-DD` of a day (axis labels).
+/// The top of a value axis: 10 % above the largest value (1 when there is none above 0), and
+/// never below `min_top`.
+fn axis_top(values: impl Iterator<Item = f64>, min_top: f64) -> f64 {
+    let top = values.fold(0.0_f64, f64::max);
+    if top > 0.0 { top * 1.1 } else { 1.0 }.max(min_top)
+}
+
 fn short_day(day: Day) -> String {
     format_day(day).get(5..).unwrap_or_default().to_string()
 }
@@ -91,8 +98,7 @@ pub fn line_chart(
     let days = series.iter().flat_map(|s| s.points.iter().map(|(d, _)| *d));
     let (lo, hi) = days.fold((Day::MAX, Day::MIN), |(lo, hi), d| (lo.min(d), hi.max(d)));
     let (lo, hi) = if lo > hi { (0, 1) } else { (lo, hi.max(lo + 1)) };
-    let top = series.iter().flat_map(|s| s.points.iter().filter_map(|(_, v)| *v)).fold(0.0_f64, f64::max);
-    let top = if top > 0.0 { top * 1.1 } else { 1.0 }.max(min_top);
+    let top = axis_top(series.iter().flat_map(|s| s.points.iter().filter_map(|(_, v)| *v)), min_top);
     svg(title, SIZE, |root| {
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 16))
@@ -215,8 +221,7 @@ pub fn bars(
     min_top: f64,
 ) -> Result<String, ChartError> {
     let n = labels.len().max(1) as u32;
-    let top = values.iter().copied().fold(0.0_f64, f64::max);
-    let top = if top > 0.0 { top * 1.1 } else { 1.0 }.max(min_top);
+    let top = axis_top(values.iter().copied(), min_top);
     svg(title, SIZE, |root| {
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 16))
