@@ -137,6 +137,8 @@ if [ "$BACKLOG" -gt 0 ]; then
 fi
 KEY=soak-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 echo "soak:$KEY" > "$WORK/api-keys"
+# The services run as the image runs them (deploy/Dockerfile): two glibc malloc arenas.
+export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
 export RUST_LOG=${RUST_LOG:-warn,playstream=info} KAFKA_BROKERS=$BROKERS
 "$BIN" ingest --listen "127.0.0.1:$IPORT" --api-keys-file "$WORK/api-keys" --rate-limit 0 \
   > "$WORK/ingest.log" 2>&1 &
