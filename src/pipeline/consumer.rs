@@ -45,7 +45,8 @@ pub enum ValidatorError {
     /// The Firehose stream cannot be used.
     #[error(transparent)]
     Firehose(#[from] FirehoseError),
-    /// The file sink's directory cannot be created, or the validation threads cannot start.
+    /// The file sink's directory cannot be created, or the validation or poll threads cannot
+    /// start (or the poll thread stopped: a defect).
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// The Schema Registry cannot work as configured.
@@ -276,8 +277,11 @@ impl Validator {
             None => exited_rx.await,
         };
         let Ok(pool) = pool else {
-            tracing::error!("the poll thread ended without handing back the validation threads");
-            return Ok(());
+            // Only a defect (a panic on the poll thread) gets here; nothing is committed past
+            // what was confirmed, so the records in flight are read again by the next owner.
+            return Err(ValidatorError::Io(std::io::Error::other(
+                "the poll thread stopped without handing back the validation threads",
+            )));
         };
         tracing::info!("stopping: draining in-flight records");
         shared.health.set_running(false);
