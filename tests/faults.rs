@@ -89,6 +89,14 @@ fn partial_failures_throttling_and_errors_lose_and_duplicate_nothing() {
     assert_eq!(duplicates, 0, "a partial failure must resend only the failed entries");
     assert_eq!(s.accepted.len(), records.len());
     assert!(s.max_records <= 500 && s.max_bytes <= 4 * 1024 * 1024);
+    // The request bodies are written by playstream and handed to the SDK before it signs: every
+    // call, resends of failed entries included, carries a signature over the body as received.
+    assert!(
+        s.signature_ok > 0 && s.signature_bad == 0,
+        "SigV4 over the received body: {} calls matched, {} did not",
+        s.signature_ok,
+        s.signature_bad
+    );
     assert!(checks > 1, "the commit invariant was checked while work was in flight");
     println!(
         "calls {} throttled {} errors {} failed entries {} invariant checks {checks}",

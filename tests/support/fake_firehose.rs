@@ -58,6 +58,11 @@ pub struct Seen {
     pub hang_calls: u64,
     /// Calls left unanswered so far.
     pub hung: u64,
+    /// PutRecordBatch calls whose SigV4 signature, computed again here over the body received
+    /// with the tests' credentials (`test`/`test`), matched, and calls where it did not (only
+    /// counted when bodies are kept).
+    pub signature_ok: u64,
+    pub signature_bad: u64,
 }
 
 #[derive(Clone)]
@@ -135,6 +140,12 @@ async fn handle(state: State, headers: HeaderMap, body: Bytes) -> Response {
     if hang {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
+    // Tests (which keep bodies) check every signature; a benchmark leaves the CPU to the validator.
+    if state.faults.keep_bodies {
+        let signed = signature_matches(&headers, &body);
+        let mut seen = state.seen.lock().unwrap();
+        if signed { seen.signature_ok += 1 } else { seen.signature_bad += 1 }
+    }
     let f = state.faults;
     if f.max_delay_ms > 0 {
         tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=f.max_delay_ms))).await;
@@ -190,6 +201,66 @@ async fn handle(state: State, headers: HeaderMap, body: Bytes) -> Response {
     drop(seen);
     let out = format!(r#"{{"FailedPutCount":{failed},"Encrypted":false,"RequestResponses":[{responses}]}}"#);
     ([("content-type", "application/x-amz-json-1.1")], out).into_response()
+}
+
+/// Whether the request's SigV4 `Authorization` signature is the one the tests' credentials
+/// (`test`/`test`) give for the headers it names and the body as received: a body swapped in
+/// after the SDK signed would not match.
+fn signature_matches(headers: &HeaderMap, body: &[u8]) -> bool {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(auth) = text("authorization") else { return false };
+    let field =
+        |key: &str| auth.split([' ', ',']).find_map(|part| part.strip_prefix(key)).map(str::to_string);
+    let (Some(credential), Some(signed_headers), Some(signature)) =
+        (field("Credential="), field("SignedHeaders="), field("Signature="))
+    else {
+        return false;
+    };
+    // Credential=AKID/DATE/REGION/SERVICE/aws4_request
+    let scope: Vec<&str> = credential.split('/').collect();
+    let (Some(region), Some(service)) = (scope.get(2), scope.get(3)) else { return false };
+    let Some(time) = text("x-amz-date").and_then(amz_date) else { return false };
+    let names: Vec<&str> = signed_headers.split(';').collect();
+    let pairs: Vec<(&str, &str)> =
+        names.iter().filter(|n| **n != "x-amz-date").filter_map(|n| text(n).map(|v| (*n, v))).collect();
+    let host = text("host").unwrap_or("localhost");
+    let identity = aws_credential_types::Credentials::new("test", "test", None, None, "fake").into();
+    let Ok(params) = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+    else {
+        return false;
+    };
+    let Ok(request) =
+        SignableRequest::new("POST", format!("http://{host}/"), pairs.into_iter(), SignableBody::Bytes(body))
+    else {
+        return false;
+    };
+    sign(request, &params.into()).is_ok_and(|out| out.signature() == signature)
+}
+
+/// `20261203T101500Z` as a time.
+fn amz_date(text: &str) -> Option<std::time::SystemTime> {
+    let b = text.as_bytes();
+    if b.len() != 16 {
+        return None;
+    }
+    let rfc = format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &text[0..4],
+        &text[4..6],
+        &text[6..8],
+        &text[9..11],
+        &text[11..13],
+        &text[13..15]
+    );
+    let micros = playstream::validate::time::parse_rfc3339(&rfc)?;
+    Some(std::time::UNIX_EPOCH + Duration::from_micros(u64::try_from(micros).ok()?))
 }
 
 /// The part of a PutRecordBatch request this fake reads.
