@@ -76,6 +76,14 @@ fn svg(
 }
 
 /// `MM-DD` of a day (axis labels).
+/// The look every chart with axes shares: its caption, margin and label areas.
+fn with_axes<'c, 'a, 'b, DB: DrawingBackend>(
+    builder: &'c mut ChartBuilder<'a, 'b, DB>,
+    title: &str,
+) -> &'c mut ChartBuilder<'a, 'b, DB> {
+    builder.caption(title, (FONT, 16)).margin(10).x_label_area_size(28).y_label_area_size(64)
+}
+
 /// The top of a value axis: 10 % above the largest value (1 when there is none above 0), and
 /// never below `min_top`.
 fn axis_top(values: impl Iterator<Item = f64>, min_top: f64) -> f64 {
@@ -100,12 +108,8 @@ pub fn line_chart(
     let (lo, hi) = if lo > hi { (0, 1) } else { (lo, hi.max(lo + 1)) };
     let top = axis_top(series.iter().flat_map(|s| s.points.iter().filter_map(|(_, v)| *v)), min_top);
     svg(title, SIZE, |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 16))
-            .margin(10)
-            .x_label_area_size(28)
-            .y_label_area_size(64)
-            .build_cartesian_2d(lo..hi, 0.0..top)?;
+        let mut chart =
+            with_axes(&mut ChartBuilder::on(&root), title).build_cartesian_2d(lo..hi, 0.0..top)?;
         chart
             .configure_mesh()
             .light_line_style(WHITE)
@@ -223,11 +227,7 @@ pub fn bars(
     let n = labels.len().max(1) as u32;
     let top = axis_top(values.iter().copied(), min_top);
     svg(title, SIZE, |root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 16))
-            .margin(10)
-            .x_label_area_size(28)
-            .y_label_area_size(64)
+        let mut chart = with_axes(&mut ChartBuilder::on(&root), title)
             .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)?;
         let label = |v: &SegmentValue<u32>| match v {
             SegmentValue::CenterOf(i) => labels.get(*i as usize).cloned().unwrap_or_default(),
