@@ -1,7 +1,8 @@
-//! Batching for Firehose: encoded entries (see [`super::wire`]) are grouped into PutRecordBatch calls of at most 500
-//! records and 4 MiB of lines, closed early when the oldest entry has waited the linger time. Every entry
-//! carries the ticket (partition, offset) that is acknowledged once it is delivered; a batch
-//! never drops or reorders tickets. Pure: the clock is an argument.
+//! Batching for Firehose: encoded entries (see [`super::wire`]) are grouped into PutRecordBatch
+//! calls of at most 500 records and 4 MiB of lines, closed early when the oldest entry has
+//! waited the linger time. Every entry carries the ticket (partition, offset) that is
+//! acknowledged once it is delivered; a batch never drops or reorders tickets. Pure: the clock
+//! is an argument.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::batch::Ticket;
 use super::offsets::Generation;
 use super::retry::backoff;
-use super::wire::{Encoded, Encoding, Entry as WireEntry};
+use super::wire::{Encoded, Encoding};
 use crate::event::{HEADER_RECEIVED_AT, InboundRecord, Origin};
 use crate::validate::{Context, Provenance, Reject, SchemaSource, time, validate_into};
 
@@ -211,8 +211,8 @@ pub fn validate_chunk(
         };
         match verdict {
             Some(Ok(())) if in_place => {
-                let end = out.accepted.buf.len();
-                out.accepted.entries.push(WireEntry { range: start..end, line_len: end - start, ticket });
+                let line_len = out.accepted.buf.len() - start;
+                out.accepted.written_since(start, line_len, ticket);
             }
             Some(Ok(())) => out.accepted.push(encoding, &line, ticket),
             Some(Err(reject)) => out.rejected.push((chunk.inbound(e, topic), reject, ticket)),

@@ -50,6 +50,8 @@ pub enum FirehoseError {
 pub struct FirehoseSink {
     client: Client,
     stream: String,
+    /// The PutRecordBatch body's frame for this stream (its name serialised once).
+    frame: Arc<Frame>,
     metrics: Metrics,
     health: Arc<Health>,
 }
@@ -74,12 +76,18 @@ impl FirehoseSink {
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .load()
             .await;
-        FirehoseSink { client: Client::new(&config), stream: stream.to_string(), metrics, health }
+        FirehoseSink {
+            client: Client::new(&config),
+            stream: stream.to_string(),
+            frame: Arc::new(Frame::put_record_batch(stream)),
+            metrics,
+            health,
+        }
     }
 
-    /// The delivery stream's name.
-    pub fn stream(&self) -> &str {
-        &self.stream
+    /// How a batch's entries are framed into a request body for this stream.
+    pub fn frame(&self) -> &Frame {
+        &self.frame
     }
 
     /// Startup check (DescribeDeliveryStream): a stream that does not exist or may not be used
@@ -122,7 +130,6 @@ impl FirehoseSink {
         let Batch { buf, ranges, tickets, .. } = batch;
         // The first attempt sends the batch's body as it is; a resend frames the failed entries.
         let full = bytes::Bytes::from(buf);
-        let frame = Frame::put_record_batch(&self.stream);
         let mut pending: Vec<usize> = (0..tickets.len()).collect();
         let mut attempt = 0u32;
         let mut class = FailureClass::Transient;
@@ -139,7 +146,7 @@ impl FirehoseSink {
             let body = if pending.len() == ranges.len() {
                 full.clone()
             } else {
-                bytes::Bytes::from(frame.body(&full, pending.iter().filter_map(|&i| ranges.get(i))))
+                bytes::Bytes::from(self.frame.body(&full, pending.iter().filter_map(|&i| ranges.get(i))))
             };
             let started = Instant::now();
             let result = self

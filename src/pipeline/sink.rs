@@ -63,7 +63,7 @@ impl Sink {
     /// How this sink wants a batch's entries framed into one request body.
     pub fn frame(&self) -> Frame {
         match self {
-            Sink::Firehose(f) => Frame::put_record_batch(f.stream()),
+            Sink::Firehose(f) => f.frame().clone(),
             Sink::File(..) => Frame::none(),
         }
     }

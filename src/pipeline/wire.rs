@@ -56,7 +56,13 @@ impl Encoded {
     pub fn push(&mut self, encoding: Encoding, line: &[u8], ticket: Ticket) {
         let start = self.buf.len();
         encoding.append(line, &mut self.buf);
-        self.entries.push(Entry { range: start..self.buf.len(), line_len: line.len(), ticket });
+        self.written_since(start, line.len(), ticket);
+    }
+
+    /// Records as one entry whatever was appended to `buf` since `start` (a line of `line_len`
+    /// bytes, already encoded there, of the record `ticket`).
+    pub fn written_since(&mut self, start: usize, line_len: usize, ticket: Ticket) {
+        self.entries.push(Entry { range: start..self.buf.len(), line_len, ticket });
     }
 
     /// The bytes of one entry.
