@@ -246,8 +246,7 @@ fn signature_matches(headers: &HeaderMap, body: &[u8]) -> bool {
 
 /// `20261203T101500Z` as a time.
 fn amz_date(text: &str) -> Option<std::time::SystemTime> {
-    let b = text.as_bytes();
-    if b.len() != 16 {
+    if text.len() != 16 || !text.is_ascii() {
         return None;
     }
     let rfc = format!(
