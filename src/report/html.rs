@@ -170,59 +170,78 @@ fn game(out: &mut String, g: &GameReport) {
 
 fn tables(out: &mut String, g: &GameReport) {
     out.push_str("<details><summary>Monthly ARPU, payer conversion, funnel, installs by source</summary>");
-    out.push_str("<table><tr><th>month</th><th>MAU</th><th>payers</th><th>revenue</th><th>ARPU</th><th>ARPPU</th></tr>");
-    for m in &g.monthly_arpu {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            m.month,
-            m.mau,
-            m.payers,
-            usd(m.usd.revenue_usd, 2),
-            usd(m.arpu_usd, 4),
-            opt(m.arppu_usd)
-        );
-    }
-    out.push_str(
-        "</table><table><tr><th>install cohort</th><th>players</th><th>payers</th><th>conversion</th></tr>",
+    table(
+        out,
+        &["month", "MAU", "payers", "revenue", "ARPU", "ARPPU"],
+        g.monthly_arpu.iter().map(|m| {
+            vec![
+                m.month.to_string(),
+                m.mau.to_string(),
+                m.payers.to_string(),
+                usd(m.usd.revenue_usd, 2),
+                usd(m.arpu_usd, 4),
+                opt(m.arppu_usd),
+            ]
+        }),
     );
-    for c in &g.payer_conversion {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            c.install_date,
-            c.cohort_users,
-            c.payers,
-            pct(c.payer_pct)
-        );
+    table(
+        out,
+        &["install cohort", "players", "payers", "conversion"],
+        g.payer_conversion.iter().map(|c| {
+            vec![
+                c.install_date.to_string(),
+                c.cohort_users.to_string(),
+                c.payers.to_string(),
+                pct(c.payer_pct),
+            ]
+        }),
+    );
+    table(
+        out,
+        &["level", "started", "won", "completion", "reached", "attempts", "failures"],
+        g.level_funnel.iter().map(|l| {
+            vec![
+                l.level.to_string(),
+                l.players_started.to_string(),
+                l.players_completed.to_string(),
+                pct(l.completion_pct),
+                pct(l.reached_pct),
+                l.attempts.to_string(),
+                l.failures.to_string(),
+            ]
+        }),
+    );
+    let none = || "(none)".to_string();
+    table(
+        out,
+        &["day", "source", "country", "installs"],
+        g.installs_by_source_country.iter().map(|i| {
+            vec![
+                i.date.to_string(),
+                esc(&i.source.clone().unwrap_or_else(none)),
+                esc(&i.country.clone().unwrap_or_else(none)),
+                i.installs.to_string(),
+            ]
+        }),
+    );
+    out.push_str("</details>");
+}
+
+/// One table: a header row, then a row per item of cells that are already HTML.
+fn table(out: &mut String, headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    out.push_str("<table><tr>");
+    for h in headers {
+        let _ = write!(out, "<th>{h}</th>");
     }
-    out.push_str("</table><table><tr><th>level</th><th>started</th><th>won</th><th>completion</th><th>reached</th><th>attempts</th><th>failures</th></tr>");
-    for l in &g.level_funnel {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            l.level,
-            l.players_started,
-            l.players_completed,
-            pct(l.completion_pct),
-            pct(l.reached_pct),
-            l.attempts,
-            l.failures
-        );
+    out.push_str("</tr>");
+    for cells in rows {
+        out.push_str("<tr>");
+        for c in cells {
+            let _ = write!(out, "<td>{c}</td>");
+        }
+        out.push_str("</tr>");
     }
-    out.push_str("</table><table><tr><th>day</th><th>source</th><th>country</th><th>installs</th></tr>");
-    for i in &g.installs_by_source_country {
-        let none = || "(none)".to_string();
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            i.date,
-            esc(&i.source.clone().unwrap_or_else(none)),
-            esc(&i.country.clone().unwrap_or_else(none)),
-            i.installs
-        );
-    }
-    out.push_str("</table></details>");
+    out.push_str("</table>");
 }
 
 fn rejects(out: &mut String, r: &RejectsSummary) {
