@@ -46,6 +46,17 @@ fn counter(registry: &prometheus::Registry, name: &str) -> f64 {
         .sum()
 }
 
+/// CPU seconds used so far by this process and by the broker.
+fn cpu_now(broker_pid: &str) -> (f64, f64) {
+    (common::cpu_seconds("self"), common::cpu_seconds(broker_pid))
+}
+
+/// CPU seconds this process and the broker used since `before` (from [`cpu_now`]).
+fn cpu_since(before: (f64, f64), broker_pid: &str) -> (f64, f64) {
+    let (own, brk) = cpu_now(broker_pid);
+    (own - before.0, brk - before.1)
+}
+
 /// Tells a waiting `perf record --control fifo:…` to start or stop sampling.
 fn perf_ctl(cmd: &str) {
     if let Ok(path) = std::env::var("PLAYSTREAM_BENCH_PERF_CTL") {
@@ -91,7 +102,7 @@ fn main() {
     }
     c.assign(&tpl).unwrap();
     let broker_pid = broker.pid().unwrap().to_string();
-    let ceiling_cpu = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
+    let ceiling_cpu = cpu_now(&broker_pid);
     let mut got = 0usize;
     let mut started = None;
     while got < n {
@@ -101,8 +112,7 @@ fn main() {
         }
     }
     let ceiling = n as f64 / started.unwrap().elapsed().as_secs_f64();
-    let (own, brk) =
-        (common::cpu_seconds("self") - ceiling_cpu.0, common::cpu_seconds(&broker_pid) - ceiling_cpu.1);
+    let (own, brk) = cpu_since(ceiling_cpu, &broker_pid);
     drop(c);
     println!(
         "  (CPU during the ceiling run: this process {:.1} µs/record, broker {:.1} µs/record)",
@@ -135,6 +145,7 @@ fn main() {
     // would otherwise wait the default 200 ms, which the ceiling never pays.
     let defaults =
         ValidatorConfig::new(&broker.bootstrap(), "bench-validator", "bench-raw", "bench-rejects", sink);
+    let concurrency = env_u64("PLAYSTREAM_BENCH_CONCURRENCY", defaults.concurrent_batches as u64) as usize;
     let config = ValidatorConfig {
         kafka_options: std::iter::once(("session.timeout.ms".to_string(), "6000".to_string()))
             .chain(std::env::var("PLAYSTREAM_BENCH_KAFKA_OPTIONS").unwrap_or_default().split(',').filter_map(
@@ -142,8 +153,7 @@ fn main() {
             ))
             .collect(),
         linger: Duration::from_millis(50),
-        concurrent_batches: env_u64("PLAYSTREAM_BENCH_CONCURRENCY", defaults.concurrent_batches as u64)
-            as usize,
+        concurrent_batches: concurrency,
         max_in_flight_records: env_u64(
             "PLAYSTREAM_BENCH_MAX_IN_FLIGHT",
             defaults.max_in_flight_records as u64,
@@ -154,7 +164,7 @@ fn main() {
     let registry = validator.registry();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     perf_ctl("enable");
-    let cpu_before = (common::cpu_seconds("self"), common::cpu_seconds(&broker_pid));
+    let cpu_before = cpu_now(&broker_pid);
     let elapsed = rt.block_on(async move {
         let run = tokio::spawn(validator.run(async {
             let _ = stopped.await;
@@ -189,8 +199,7 @@ fn main() {
     });
     perf_ctl("disable");
     let validator_rate = n as f64 / elapsed.as_secs_f64();
-    let (own, brk) =
-        (common::cpu_seconds("self") - cpu_before.0, common::cpu_seconds(&broker_pid) - cpu_before.1);
+    let (own, brk) = cpu_since(cpu_before, &broker_pid);
     println!(
         "  (CPU during the validator run: this process {own:.2} s = {:.1} µs/record incl. the fake endpoint, {:.2} cores busy of {} (CPU/wall); broker {brk:.2} s = {:.1} µs/record)",
         own * 1e6 / n as f64,
@@ -199,8 +208,7 @@ fn main() {
         brk * 1e6 / n as f64
     );
     println!(
-        "validator (fake Firehose endpoint, {delay} ms per call, {} calls in flight): {validator_rate:.0} events/s",
-        env_u64("PLAYSTREAM_BENCH_CONCURRENCY", defaults.concurrent_batches as u64)
+        "validator (fake Firehose endpoint, {delay} ms per call, {concurrency} calls in flight): {validator_rate:.0} events/s"
     );
     println!("ratio: {:.0} % of the ceiling (target >= 50 %)", 100.0 * validator_rate / ceiling);
 }
